@@ -1,0 +1,36 @@
+// Ordered SQL migrations, embedded in the binaries at build time (cmake/bkr_embed.cmake).
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bkr::storage {
+
+/// One migration: applied once, in version order, inside its own transaction.
+struct migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+
+/// The migrations of one component (e.g. "storage" for the domain tables, "mq" for the queue schema).
+/// Versions are recorded per component, so components evolve independently.
+struct migration_set {
+  std::string_view component;
+  const std::vector<migration>* migrations;
+};
+
+/// The domain tables' migrations (libs/storage/migrations/*.sql).
+migration_set storage_migrations();
+
+/// Applies, in order, every migration of `sets` not yet recorded in `public.bkr_schema_migrations`, each in
+/// its own transaction, while holding a session advisory lock so concurrent callers (several services
+/// starting at once) apply each migration exactly once. Fails (throws std::runtime_error naming the
+/// migration) when a recorded migration's text changed since it was applied. Returns the names applied.
+std::vector<std::string> migrate(pqxx::connection& conn, std::span<const migration_set> sets);
+
+}  // namespace bkr::storage
