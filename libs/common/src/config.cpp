@@ -220,26 +220,31 @@ result<values> load(std::span<const key> spec, const sources& src) {
   out.spec_.assign(spec.begin(), spec.end());
   for (const key& k : spec) {
     const std::string var = env_name(k.name);
-    std::optional<std::string> text = k.default_value;
+    // Plain string + flag rather than std::optional<std::string>: GCC 12 at -O2 reports a false
+    // maybe-uninitialized on the optional's copy.
+    bool has_value = k.default_value.has_value();
+    std::string text = k.default_value.value_or(std::string());
     std::string origin = "default";
     if (auto it = from_file.find(k.name); it != from_file.end()) {
+      has_value = true;
       text = it->second;
       origin = "configuration file";
     }
     if (auto it = src.environment.find(var); it != src.environment.end()) {
+      has_value = true;
       text = it->second;
       origin = "environment";
     }
-    if (text && text->empty() && k.type != value_type::string)
-      text.reset();
-    if (!text || (k.required && text->empty())) {
+    if (has_value && text.empty() && (k.type != value_type::string || k.required))
+      has_value = false;
+    if (!has_value) {
       if (k.required)
         problem(errc::missing, "config: " + k.name + " (" + var + ") is required but not set");
       out.text_[k.name] = std::nullopt;
       continue;
     }
-    if (auto p = check(k, *text)) {
-      std::string shown = k.secret ? std::string("(secret, not shown)") : "\"" + *text + "\"";
+    if (auto p = check(k, text)) {
+      std::string shown = k.secret ? std::string("(secret, not shown)") : "\"" + text + "\"";
       problem(errc::invalid_value,
               "config: " + k.name + " (" + var + ") " + *p + "; got " + shown + " from the " + origin);
     }

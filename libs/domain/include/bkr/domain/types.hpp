@@ -43,8 +43,8 @@ struct backup_request {
   transport transport_type_code = transport::http;
   request_status status_type_code = request_status::accepted;
   std::string requester_id;
-  std::optional<provider> backup_provider_code;   // set on Allowed
-  std::optional<std::string> storage_path_name;   // set on Allowed
+  std::optional<provider> backup_provider_code;  // set on Allowed
+  std::optional<std::string> storage_path_name;  // set on Allowed
   std::optional<timestamp> accepted_timestamp;
   std::optional<timestamp> received_timestamp;
   std::optional<timestamp> checked_timestamp;
@@ -61,8 +61,8 @@ struct history_entry {
   std::optional<request_status> from_status;  // nullopt for the first status a stage records
   request_status to_status;
   timestamp at;
-  std::string stage;       // e.g. "create-request"
-  std::string message_id;  // the consumed message that caused it; empty when none
+  std::string stage;                  // e.g. "create-request"
+  std::string message_id;             // the consumed message that caused it; empty when none
   std::optional<std::string> reason;  // e.g. "JobNotFound", "JobInactive"
 
   friend bool operator==(const history_entry&, const history_entry&) = default;

@@ -1,0 +1,155 @@
+// Typed field readers shared by every JSON parser of the domain.
+#include "json_fields.hpp"
+
+#include "bkr/domain/errors.hpp"
+
+#include <limits>
+
+namespace bkr::domain::detail {
+
+bkr::error bad_data(std::string message) {
+  return make_error(errc::bad_data, std::move(message));
+}
+
+const nlohmann::json* find_field(const nlohmann::json& object, std::string_view name) {
+  const auto it = object.find(std::string(name));
+  if (it == object.end() || it->is_null())
+    return nullptr;
+  return &*it;
+}
+
+result<void> require_object(const nlohmann::json& value, std::string_view what) {
+  if (value.is_object())
+    return {};
+  return make_error(errc::invalid_json, std::string(what) + " must be a JSON object");
+}
+
+namespace {
+
+bkr::error missing(std::string_view name) {
+  return bad_data(std::string(name) + " is required");
+}
+
+}  // namespace
+
+result<std::optional<std::string>> optional_string(const nlohmann::json& object, std::string_view name) {
+  const auto* value = find_field(object, name);
+  if (value == nullptr)
+    return std::optional<std::string>{};
+  if (!value->is_string())
+    return bad_data(std::string(name) + " must be a string");
+  return std::optional<std::string>{value->get<std::string>()};
+}
+
+result<std::string> required_string(const nlohmann::json& object, std::string_view name) {
+  auto value = optional_string(object, name);
+  if (!value)
+    return value.error();
+  if (!*value)
+    return missing(name);
+  return std::move(**value);
+}
+
+result<bool> required_bool(const nlohmann::json& object, std::string_view name) {
+  const auto* value = find_field(object, name);
+  if (value == nullptr)
+    return missing(name);
+  if (!value->is_boolean())
+    return bad_data(std::string(name) + " must be a boolean");
+  return value->get<bool>();
+}
+
+result<std::optional<std::int64_t>> optional_integer(const nlohmann::json& object, std::string_view name,
+                                                     std::int64_t min, std::int64_t max) {
+  const auto* value = find_field(object, name);
+  if (value == nullptr)
+    return std::optional<std::int64_t>{};
+  const auto out_of_range = [&] {
+    return bad_data(std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
+                    std::to_string(max));
+  };
+  std::int64_t number = 0;
+  if (value->is_number_unsigned()) {
+    const auto u = value->get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return out_of_range();
+    number = static_cast<std::int64_t>(u);
+  } else if (value->is_number_integer()) {
+    number = value->get<std::int64_t>();
+  } else {
+    return out_of_range();
+  }
+  if (number < min || number > max)
+    return out_of_range();
+  return std::optional<std::int64_t>{number};
+}
+
+result<std::int64_t> required_integer(const nlohmann::json& object, std::string_view name, std::int64_t min,
+                                      std::int64_t max) {
+  auto value = optional_integer(object, name, min, max);
+  if (!value)
+    return value.error();
+  if (!*value)
+    return missing(name);
+  return **value;
+}
+
+result<std::string> required_id(const nlohmann::json& object, std::string_view name) {
+  auto value = required_string(object, name);
+  if (!value)
+    return value;
+  if (auto ok = check_printable_ascii(*value, name, max_id_length); !ok)
+    return ok.error();
+  return value;
+}
+
+result<std::optional<std::string>> optional_text(const nlohmann::json& object, std::string_view name,
+                                                 std::size_t min, std::size_t max, text_kind kind) {
+  auto value = optional_string(object, name);
+  if (!value || !*value)
+    return value;
+  if (auto ok = check_text(**value, name, min, max, kind); !ok)
+    return ok.error();
+  return value;
+}
+
+result<std::string> required_text(const nlohmann::json& object, std::string_view name, std::size_t min,
+                                  std::size_t max, text_kind kind) {
+  auto value = optional_text(object, name, min, max, kind);
+  if (!value)
+    return value.error();
+  if (!*value)
+    return missing(name);
+  return std::move(**value);
+}
+
+result<date> required_date(const nlohmann::json& object, std::string_view name) {
+  auto value = required_string(object, name);
+  if (!value)
+    return value.error();
+  return check_date(*value, name);
+}
+
+result<std::optional<timestamp>> optional_timestamp(const nlohmann::json& object, std::string_view name) {
+  auto value = optional_string(object, name);
+  if (!value)
+    return value.error();
+  if (!*value)
+    return std::optional<timestamp>{};
+  auto parsed = parse_timestamp(**value);
+  if (!parsed) {
+    return bad_data(std::string(name) + " must be an RFC 3339 timestamp such as 2026-11-22T10:15:30.123Z");
+  }
+  return std::optional<timestamp>{*parsed};
+}
+
+result<timestamp> required_timestamp(const nlohmann::json& object, std::string_view name) {
+  auto value = optional_timestamp(object, name);
+  if (!value)
+    return value.error();
+  if (!*value)
+    return missing(name);
+  return **value;
+}
+
+}  // namespace bkr::domain::detail
