@@ -1,0 +1,66 @@
+// The admin port: per-queue statistics, dead letters (list, show, redrive, purge), purge, pause/resume.
+#pragma once
+
+#include "bkr/common/clock.hpp"
+#include "bkr/common/error.hpp"
+#include "bkr/messaging/envelope.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bkr::messaging {
+
+struct queue_stats {
+  std::string queue;
+  std::uint64_t ready = 0;    ///< runnable now
+  std::uint64_t leased = 0;   ///< claimed by a consumer
+  std::uint64_t delayed = 0;  ///< waiting for run_at (delayed publish or retry backoff)
+  std::uint64_t dead = 0;     ///< dead letters from this queue
+  std::optional<std::chrono::milliseconds> oldest_ready_age;
+  std::uint64_t processed = 0;  ///< committed since the queue existed
+  std::uint64_t retried = 0;
+  std::uint64_t dead_lettered = 0;
+  bool paused = false;
+};
+
+/// A message that will not run again unless redriven. Keeps its provenance.
+struct dead_letter {
+  std::string queue;
+  envelope message;  ///< message.attempt: attempts made
+  int priority = 0;
+  std::string reason;
+  std::string last_error;
+  timestamp first_seen{};  ///< first publish
+  timestamp last_seen{};   ///< when it was dead-lettered
+};
+
+/// Operator actions on the queues. Implementations are thread-safe.
+class admin {
+ public:
+  virtual ~admin() = default;
+  /// Every queue that has messages, dead letters, counters or a pause flag, by name.
+  virtual std::vector<queue_stats> stats() = 0;
+  virtual std::vector<dead_letter> list_dead_letters(std::optional<std::string> queue, std::size_t limit) = 0;
+  virtual result<dead_letter> show_dead_letter(std::string_view message_id) = 0;
+  /// Moves the dead letter back to its queue, ready now, with a fresh attempt count.
+  virtual result<void> redrive(std::string_view message_id) = 0;
+  /// Redrives every dead letter of `queue`; returns how many.
+  virtual std::size_t redrive_all(std::string_view queue) = 0;
+  /// Deletes dead letters of `queue` (all queues when empty); returns how many.
+  virtual std::size_t purge_dead_letters(std::optional<std::string> queue) = 0;
+  /// Deletes the ready and delayed messages of `queue` (leased ones are left to their consumers).
+  virtual std::size_t purge_queue(std::string_view queue) = 0;
+  /// A paused queue keeps accepting messages but no consumer claims from it.
+  virtual void pause(std::string_view queue) = 0;
+  virtual void resume(std::string_view queue) = 0;
+};
+
+/// The stats of `queue` from a stats() answer (zeros when absent).
+queue_stats find_stats(const std::vector<queue_stats>& all, std::string_view queue);
+
+}  // namespace bkr::messaging

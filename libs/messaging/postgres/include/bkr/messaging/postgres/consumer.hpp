@@ -1,0 +1,42 @@
+// A consumer of one mq queue: batched claim, settlement in one transaction per batch, fenced writes.
+#pragma once
+
+#include "bkr/messaging/consumer.hpp"
+#include "bkr/messaging/postgres/notifier.hpp"
+#include "bkr/storage/connection_pool.hpp"
+
+#include <chrono>
+
+namespace bkr::messaging::postgres {
+
+/// Postgres-specific settings on top of consumer_options.
+struct pg_consumer_options {
+  /// De-duplication keys older than this are forgotten (the window in which a repeat is a no-op).
+  std::chrono::hours dedup_retention{24 * 7};
+  /// How often this consumer prunes de-duplication keys and folds counters of finished consumers.
+  std::chrono::milliseconds maintenance_interval{60000};
+};
+
+/// Claims batches from `options.queue` and settles each batch in one transaction on a pooled connection:
+/// every handler of the batch runs inside it (a savepoint per message when the handler writes), so the
+/// handler's writes, its publishes and the retirement of the message commit together. Needs one pooled
+/// connection at a time. The pool, handler and notifier must outlive it. Ownership and threading as
+/// messaging::consumer.
+class consumer final : public consumer_loop {
+ public:
+  consumer(bkr::storage::connection_pool& pool, consumer_options options, handler& h,
+           notifier* wakeups = nullptr, pg_consumer_options pg = {});
+  ~consumer() override;
+
+ protected:
+  batch_report run_batch() override;
+  void reap() override;
+
+ private:
+  bkr::storage::connection_pool& pool_;
+  notifier* notifier_;
+  pg_consumer_options pg_;
+  std::chrono::steady_clock::time_point next_maintenance_{};
+};
+
+}  // namespace bkr::messaging::postgres

@@ -1,0 +1,412 @@
+// The Postgres consumer: claim (short transaction), then one settlement transaction per batch in which
+// every handler runs, fenced by row locks taken on (message_id, fence) before any handler starts.
+#include "bkr/messaging/postgres/consumer.hpp"
+
+#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/storage/unit_of_work.hpp"
+#include "sql.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace bkr::messaging::postgres {
+namespace {
+
+// The claim commits on its own (attempt counted, lease and fence set) so that a consumer dying during its
+// batch cannot make a poison message loop without spending attempts. synchronous_commit is off for it:
+// the settlement commit that follows is synchronous and flushes the claim's WAL with it; a claim lost
+// in a server crash only loses the lease, never a message.
+const std::string claim_sql = std::string(R"sql(
+WITH picked AS (
+  SELECT message_id FROM mq.messages
+  WHERE queue = $1 AND leased_until IS NULL AND run_at <= now()
+    AND NOT EXISTS (SELECT 1 FROM mq.queues q WHERE q.queue = $1 AND q.paused)
+  ORDER BY priority DESC, run_at, message_id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED)
+UPDATE mq.messages m
+SET leased_until = now() + $3::bigint * interval '1 millisecond', lease_owner = $4,
+    fence = m.fence + 1, attempt = m.attempt + 1
+FROM picked WHERE m.message_id = picked.message_id
+RETURNING m.fence, m.attempt, m.priority, (extract(epoch from m.run_at) * 1000)::bigint, )sql") +
+                              detail::envelope_columns;
+
+constexpr const char* next_due_sql =
+    "SELECT greatest(0, (extract(epoch from (min(run_at) - clock_timestamp())) * 1000)::bigint) "
+    "FROM mq.messages WHERE queue = $1 AND leased_until IS NULL";
+
+// Locks the batch's rows for the whole settlement transaction, but only those still carrying the fence
+// of our claim: a row re-claimed or reaped since then is not ours any more (lease lost).
+constexpr const char* lock_sql = R"sql(
+SELECT m.message_id::text FROM mq.messages m
+JOIN json_to_recordset($1::json) AS x(id uuid, f bigint) ON m.message_id = x.id AND m.fence = x.f
+ORDER BY m.message_id
+FOR UPDATE OF m
+)sql";
+
+// One statement settles the whole batch. Every id in it was locked under its fence by lock_sql.
+const std::string settle_sql = std::string(R"sql(
+WITH done AS (
+  DELETE FROM mq.messages WHERE message_id = ANY($1::uuid[]) RETURNING 1),
+retried AS (
+  UPDATE mq.messages m SET leased_until = NULL, lease_owner = NULL, fence = m.fence + 1,
+    run_at = clock_timestamp() + x.d * interval '1 millisecond', last_error = x.e
+  FROM json_to_recordset($2::json) AS x(id uuid, d bigint, e text)
+  WHERE m.message_id = x.id RETURNING 1),
+dead AS (
+  DELETE FROM mq.messages m USING json_to_recordset($3::json) AS x(id uuid, r text, e text)
+  WHERE m.message_id = x.id
+  RETURNING m.*, x.r AS r, x.e AS err),
+dl AS ()sql") + detail::dead_letter_insert +
+                               R"sql(),
+back AS (
+  UPDATE mq.messages SET leased_until = NULL, lease_owner = NULL, fence = fence + 1,
+    attempt = greatest(attempt - 1, 0)
+  WHERE message_id = ANY($4::uuid[]) RETURNING 1),
+ctr AS (
+  INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered)
+  SELECT $5, $6, (SELECT count(*) FROM done), (SELECT count(*) FROM retried), (SELECT count(*) FROM dl)
+  ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + excluded.processed,
+    retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered,
+    updated_at = now()
+  RETURNING 1)
+SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM retried), (SELECT count(*) FROM dl),
+       (SELECT count(*) FROM back), (SELECT count(*) FROM ctr)
+)sql";
+
+// Expired leases: back to ready with the attempt counted, or dead when that was the last attempt.
+const std::string reap_sql = std::string(R"sql(
+WITH expired AS (
+  SELECT message_id FROM mq.messages WHERE queue = $1 AND leased_until < now()
+  ORDER BY leased_until LIMIT 1000 FOR UPDATE SKIP LOCKED),
+back AS (
+  UPDATE mq.messages m SET leased_until = NULL, lease_owner = NULL, fence = m.fence + 1,
+    last_error = 'lease expired'
+  FROM expired e WHERE m.message_id = e.message_id AND m.attempt < $2 RETURNING 1),
+dead AS (
+  DELETE FROM mq.messages m USING expired e
+  WHERE m.message_id = e.message_id AND m.attempt >= $2
+  RETURNING m.*, 'lease expired on the last attempt'::text AS r, 'lease expired'::text AS err),
+dl AS ()sql") + detail::dead_letter_insert +
+                             R"sql(),
+ctr AS (
+  INSERT INTO mq.counters AS c (queue, consumer, dead_lettered)
+  SELECT $1, $3, n FROM (SELECT count(*) AS n FROM dl) s WHERE n > 0
+  ON CONFLICT (queue, consumer) DO UPDATE SET dead_lettered = c.dead_lettered + excluded.dead_lettered,
+    updated_at = now()
+  RETURNING 1)
+SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM dl), (SELECT count(*) FROM ctr)
+)sql";
+
+constexpr const char* prune_dedup_sql =
+    "DELETE FROM mq.dedup_keys WHERE queue = $1 AND created_at < now() - $2::bigint * interval '1 hour'";
+
+// Counter rows of consumers idle for an hour are folded into the queue's '' row so the table stays small.
+constexpr const char* fold_counters_sql = R"sql(
+WITH old AS (
+  DELETE FROM mq.counters WHERE queue = $1 AND consumer <> '' AND consumer <> $2
+    AND updated_at < now() - interval '1 hour'
+  RETURNING processed, retried, dead_lettered)
+INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered)
+SELECT $1, '', sum(processed), sum(retried), sum(dead_lettered) FROM old HAVING count(*) > 0
+ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + excluded.processed,
+  retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered
+)sql";
+
+// Prepared statement names; the pool's prepare() keeps a reference to the name it is given.
+const std::string claim_name = "bkr_mq_claim", next_due_name = "bkr_mq_next_due", reap_name = "bkr_mq_reap";
+
+struct claimed {
+  delivery d;
+  long long fence = 0;
+  long long run_at_ms = 0;
+};
+
+/// The handler's view of the settlement transaction. Publishes are buffered and written for the whole
+/// batch at its end; touching the transaction opens a savepoint so a failed message's writes can be undone
+/// without losing the rest of the batch.
+class pg_context final : public handler_context {
+ public:
+  pg_context(bkr::storage::unit_of_work& uow, const std::atomic<bool>& deadline)
+      : uow_(uow), deadline_(deadline) {}
+
+  void publish(outgoing_message message) override { publishes.push_back(std::move(message)); }
+  void publish_many(std::vector<outgoing_message> messages) override {
+    for (auto& m : messages)
+      publishes.push_back(std::move(m));
+  }
+  void after_commit(std::function<void()> fn) override { hooks.push_back(std::move(fn)); }
+  bool stop_requested() const override { return deadline_.load(); }
+
+  /// Keeps the handler's writes (releases the savepoint). Throws when the transaction was left failed.
+  void keep() {
+    if (!savepoint_)
+      return;
+    uow_.tx().exec0("RELEASE SAVEPOINT bkr_mq_message");
+    savepoint_ = false;
+  }
+  /// Undoes the handler's writes and publishes. Throws when the transaction was left failed.
+  void discard() {
+    publishes.clear();
+    hooks.clear();
+    if (!savepoint_)
+      return;
+    uow_.tx().exec0("ROLLBACK TO SAVEPOINT bkr_mq_message");
+    uow_.tx().exec0("RELEASE SAVEPOINT bkr_mq_message");
+    savepoint_ = false;
+  }
+
+  std::vector<outgoing_message> publishes;
+  std::vector<std::function<void()>> hooks;
+
+ protected:
+  void* native(const std::type_info& type) override {
+    if (type == typeid(bkr::storage::unit_of_work)) {
+      begin();
+      return &uow_;
+    }
+    if (type == typeid(pqxx::work) || type == typeid(pqxx::transaction_base)) {
+      begin();
+      return &uow_.tx();
+    }
+    return nullptr;
+  }
+
+ private:
+  void begin() {
+    if (savepoint_)
+      return;
+    uow_.tx().exec0("SAVEPOINT bkr_mq_message");
+    savepoint_ = true;
+  }
+
+  bkr::storage::unit_of_work& uow_;
+  const std::atomic<bool>& deadline_;
+  bool savepoint_ = false;
+};
+
+}  // namespace
+
+consumer::consumer(bkr::storage::connection_pool& pool, consumer_options options, handler& h,
+                   notifier* wakeups, pg_consumer_options pg)
+    : consumer_loop(std::move(options), h), pool_(pool), notifier_(wakeups), pg_(pg) {
+  if (!is_valid_queue_name(options_.queue))
+    throw std::invalid_argument("invalid queue name: " + options_.queue);
+  next_maintenance_ = std::chrono::steady_clock::now();
+  if (notifier_)
+    notifier_->subscribe(options_.queue, this);
+}
+
+consumer::~consumer() {
+  if (notifier_)
+    notifier_->unsubscribe(options_.queue, this);
+  shutdown_now();
+}
+
+void consumer::reap() {
+  auto lease = pool_.acquire();
+  try {
+    pqxx::work tx(lease.conn());
+    tx.exec0("SET LOCAL synchronous_commit TO OFF");
+    auto r = tx.exec_prepared(lease.prepare(reap_name, reap_sql), options_.queue, options_.retry.max_attempts,
+                              options_.name);
+    bool maintain = std::chrono::steady_clock::now() >= next_maintenance_;
+    if (maintain) {
+      tx.exec_params(prune_dedup_sql, options_.queue, static_cast<long long>(pg_.dedup_retention.count()));
+      tx.exec_params(fold_counters_sql, options_.queue, options_.name);
+      next_maintenance_ = std::chrono::steady_clock::now() + pg_.maintenance_interval;
+    }
+    tx.commit();
+    auto back = r[0][0].as<long long>(), dead = r[0][1].as<long long>();
+    dead_lettered_ += static_cast<std::uint64_t>(dead);
+    if (back + dead > 0)
+      log_warn("expired leases recovered", {{"ready_again", back}, {"dead_lettered", dead}});
+  } catch (const pqxx::broken_connection&) {
+    lease.discard();
+    throw;
+  }
+}
+
+consumer_loop::batch_report consumer::run_batch() {
+  batch_report report;
+  std::vector<claimed> batch;
+  {
+    auto lease = pool_.acquire();
+    try {
+      pqxx::work tx(lease.conn());
+      tx.exec0("SET LOCAL synchronous_commit TO OFF");
+      auto r = tx.exec_prepared(lease.prepare(claim_name, claim_sql), options_.queue,
+                                static_cast<long long>(options_.batch_size),
+                                static_cast<long long>(options_.lease.count()), options_.name);
+      if (r.empty()) {
+        auto due = tx.exec_prepared(lease.prepare(next_due_name, next_due_sql), options_.queue);
+        tx.commit();
+        if (!due.empty() && !due[0][0].is_null())
+          report.next_due_in = std::chrono::milliseconds{due[0][0].as<long long>()};
+        return report;
+      }
+      tx.commit();
+      batch.reserve(r.size());
+      for (const auto& row : r) {
+        claimed c;
+        c.fence = row[0].as<long long>();
+        c.d.queue = options_.queue;
+        c.d.priority = row[2].as<int>();
+        c.run_at_ms = row[3].as<long long>();
+        c.d.message = detail::envelope_from_row(row, 4);
+        c.d.message.attempt = row[1].as<int>();
+        batch.push_back(std::move(c));
+      }
+    } catch (const pqxx::broken_connection&) {
+      lease.discard();
+      throw;
+    }
+  }
+  // RETURNING has no order; handle in claim order.
+  std::sort(batch.begin(), batch.end(), [](const claimed& a, const claimed& b) {
+    if (a.d.priority != b.d.priority)
+      return a.d.priority > b.d.priority;
+    if (a.run_at_ms != b.run_at_ms)
+      return a.run_at_ms < b.run_at_ms;
+    return a.d.message.message_id < b.d.message.message_id;
+  });
+  report.claimed = batch.size();
+  ++batches_;
+
+  std::vector<delivery> deliveries;
+  deliveries.reserve(batch.size());
+  for (const auto& c : batch)
+    deliveries.push_back(c.d);
+  try {
+    handler_.prepare(deliveries);
+  } catch (const std::exception& e) {
+    log_warn("prepare failed", {{"error", e.what()}});
+  }
+
+  // Verdicts fixed without running the handler again: messages whose handler left the transaction
+  // unusable (libpqxx closes a transaction on any SQL error, so no savepoint can rescue it). Such a batch
+  // is rolled back and run again in a new transaction without them; every pass fixes one more verdict.
+  std::map<std::string, handler_result> fixed;
+  pqxx::result s;
+  std::vector<std::function<void()>> hooks;
+  std::uint64_t lost = 0;
+  std::vector<std::string> handed_back;
+  for (;;) {
+    bkr::storage::unit_of_work uow(pool_);
+    auto& tx = uow.tx();
+    // A consumer that hangs inside its transaction must not keep the rows locked forever: the server ends
+    // a session idle in transaction for longer than the lease, which releases the rows to the reaper.
+    static const std::string timeout_name = "bkr_mq_idle_timeout", lock_name = "bkr_mq_lock",
+                             settle_name = "bkr_mq_settle";
+    tx.exec_prepared(
+        uow.prepare(timeout_name, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"),
+        std::to_string(std::max<long long>(1000, options_.lease.count())));
+    nlohmann::json pairs = nlohmann::json::array();
+    for (const auto& c : batch)
+      pairs.push_back({{"id", c.d.message.message_id}, {"f", c.fence}});
+    std::set<std::string> locked;
+    for (const auto& row : tx.exec_prepared(uow.prepare(lock_name, lock_sql), pairs.dump()))
+      locked.insert(row[0].as<std::string>());
+
+    std::vector<std::string> done;
+    handed_back.clear();
+    hooks.clear();
+    nlohmann::json retries = nlohmann::json::array(), dead = nlohmann::json::array();
+    std::vector<outgoing_message> publishes;
+    lost = 0;
+    bool replay = false;
+    for (auto& c : batch) {
+      const auto& id = c.d.message.message_id;
+      if (locked.count(id) == 0) {
+        ++lost;
+        continue;
+      }
+      handler_result r;
+      auto f = fixed.find(id);
+      if (f != fixed.end()) {
+        r = f->second;
+      } else if (stopping()) {
+        handed_back.push_back(id);
+        continue;
+      } else {
+        pg_context ctx(uow, deadline_flag());
+        try {
+          r = handler_.handle(c.d, ctx);
+        } catch (const pqxx::broken_connection&) {
+          throw;
+        } catch (...) {
+          r = classify(std::current_exception());
+        }
+        bool usable = true;
+        try {
+          if (r.kind == outcome::commit)
+            ctx.keep();
+          else
+            ctx.discard();
+        } catch (const pqxx::broken_connection&) {
+          throw;
+        } catch (const std::exception&) {
+          usable = false;
+        }
+        if (!usable) {
+          fixed[id] =
+              r.kind != outcome::commit ? r : handler_result::retry("the handler's transaction failed");
+          replay = true;
+          break;
+        }
+        if (r.kind == outcome::commit) {
+          for (auto& p : ctx.publishes)
+            publishes.push_back(std::move(p));
+          for (auto& h : ctx.hooks)
+            hooks.push_back(std::move(h));
+        }
+      }
+      switch (r.kind) {
+        case outcome::commit:
+          done.push_back(id);
+          break;
+        case outcome::retry: {
+          auto d = decide_retry(options_.retry, c.d.message.attempt, r.delay, random_unit());
+          if (d.dead_letter)
+            dead.push_back({{"id", id},
+                            {"r", "attempts exhausted (" + std::to_string(c.d.message.attempt) + ")"},
+                            {"e", r.reason}});
+          else
+            retries.push_back({{"id", id}, {"d", d.delay.count()}, {"e", r.reason}});
+          break;
+        }
+        case outcome::reject:
+          dead.push_back({{"id", id}, {"r", r.reason}, {"e", r.reason}});
+          break;
+      }
+    }
+    if (replay) {
+      log_warn("a handler left the settlement transaction failed; running the batch again without it");
+      continue;  // uow rolls back here
+    }
+    insert_messages(tx, publishes);
+    s = tx.exec_prepared(uow.prepare(settle_name, settle_sql), detail::uuid_array(done), retries.dump(),
+                         dead.dump(), detail::uuid_array(handed_back), options_.queue, options_.name);
+    uow.commit();
+    break;
+  }
+  for (auto& h : hooks) {
+    try {
+      h();
+    } catch (const std::exception& e) {
+      log_warn("after-commit hook failed", {{"error", e.what()}});
+    }
+  }
+  processed_ += s[0][0].as<std::uint64_t>();
+  retried_ += s[0][1].as<std::uint64_t>();
+  dead_lettered_ += s[0][2].as<std::uint64_t>();
+  lease_lost_ += lost;
+  if (lost > 0)
+    log_warn("lease lost before settlement; messages skipped", {{"count", lost}});
+  if (!handed_back.empty())
+    log_debug("handed back unstarted messages", {{"count", handed_back.size()}});
+  return report;
+}
+
+}  // namespace bkr::messaging::postgres

@@ -1,0 +1,34 @@
+// Row mapping helpers of the Postgres backend.
+#include "sql.hpp"
+
+namespace bkr::messaging::postgres::detail {
+
+std::string uuid_array(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += ids[i];
+  }
+  out += '}';
+  return out;
+}
+
+timestamp epoch_ms(const pqxx::field& f) {
+  return timestamp{std::chrono::milliseconds{f.as<long long>()}};
+}
+
+envelope envelope_from_row(const pqxx::row& row, int first) {
+  envelope e;
+  e.message_id = row[first].as<std::string>();
+  e.type = row[first + 1].as<std::string>();
+  e.schema_version = row[first + 2].as<int>();
+  e.key = row[first + 3].as<std::string>();
+  e.occurred_at = epoch_ms(row[first + 4]);
+  e.trace_id = row[first + 5].as<std::string>();
+  e.producer = row[first + 6].as<std::string>();
+  e.payload = nlohmann::json::parse(row[first + 7].c_str());
+  return e;
+}
+
+}  // namespace bkr::messaging::postgres::detail

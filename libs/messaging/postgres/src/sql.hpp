@@ -1,0 +1,40 @@
+// SQL text and row mapping shared by the Postgres backend's sources (internal header).
+#pragma once
+
+#include "bkr/messaging/admin.hpp"
+#include "bkr/messaging/handler.hpp"
+
+#include <pqxx/pqxx>
+
+#include <string>
+#include <vector>
+
+namespace bkr::messaging::postgres::detail {
+
+/// Postgres array literal of UUIDs, e.g. `{a,b}`; ids are validated UUIDs so they need no quoting.
+std::string uuid_array(const std::vector<std::string>& ids);
+
+/// Envelope columns as selected by message_columns / dead_letter_columns, starting at `first`.
+envelope envelope_from_row(const pqxx::row& row, int first);
+
+/// Timestamp column as epoch milliseconds (avoids any dependence on the session's TimeZone).
+timestamp epoch_ms(const pqxx::field& f);
+
+/// SELECT list for envelope fields (8 columns) of a row alias `m`.
+inline constexpr const char* envelope_columns =
+    "m.message_id::text, m.type, m.schema_version, m.key, (extract(epoch from m.occurred_at) * "
+    "1000)::bigint, "
+    "m.trace_id, m.producer, m.payload::text";
+
+/// Column list and SELECT list to move a deleted hot-table row (CTE `dead` carrying reason r and error
+/// err) into mq.dead_letters.
+inline constexpr const char* dead_letter_insert =
+    "INSERT INTO mq.dead_letters AS x (message_id, queue, priority, type, schema_version, key, occurred_at, "
+    "trace_id, producer, payload, dedup_key, attempts, reason, last_error, first_seen, last_seen) "
+    "SELECT message_id, queue, priority, type, schema_version, key, occurred_at, trace_id, producer, "
+    "payload, "
+    "dedup_key, attempt, r, coalesce(err, last_error, ''), enqueued_at, clock_timestamp() FROM dead "
+    "ON CONFLICT (message_id) DO UPDATE SET attempts = excluded.attempts, reason = excluded.reason, "
+    "last_error = excluded.last_error, last_seen = excluded.last_seen RETURNING 1";
+
+}  // namespace bkr::messaging::postgres::detail

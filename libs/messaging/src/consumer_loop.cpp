@@ -1,0 +1,147 @@
+// The consumer thread: batches back to back while work comes in, an adaptive idle wait otherwise.
+#include "bkr/messaging/consumer.hpp"
+
+#include "bkr/common/ids.hpp"
+
+#include <algorithm>
+
+namespace bkr::messaging {
+
+consumer_loop::consumer_loop(consumer_options options, handler& h)
+    : handler_(h), options_(std::move(options)) {
+  if (options_.name.empty())
+    options_.name = options_.queue + "/" + new_uuid_v7();
+  if (!options_.random)
+    options_.random = default_random_source();
+  if (options_.batch_size == 0)
+    options_.batch_size = 1;
+  if (options_.poll_min.count() < 1)
+    options_.poll_min = std::chrono::milliseconds{1};
+  options_.poll_max = std::max(options_.poll_max, options_.poll_min);
+  if (options_.log)
+    options_.log = options_.log->with({{"queue", options_.queue}, {"consumer", options_.name}});
+}
+
+consumer_loop::~consumer_loop() {
+  shutdown_now();
+}
+
+void consumer_loop::shutdown_now() noexcept {
+  stopping_ = true;
+  deadline_passed_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void consumer_loop::start() {
+  std::lock_guard lock(mutex_);
+  if (started_)
+    return;
+  started_ = true;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void consumer_loop::stop(std::chrono::milliseconds deadline) {
+  stopping_ = true;
+  wake();
+  if (!thread_.joinable())
+    return;
+  // The deadline only tells handlers to give up; a handler cannot be interrupted, so we still join.
+  std::mutex m;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(m);
+    if (!done_cv.wait_for(lock, deadline, [&] { return done; }))
+      deadline_passed_ = true;
+  });
+  thread_.join();
+  {
+    std::lock_guard lock(m);
+    done = true;
+  }
+  done_cv.notify_all();
+  watchdog.join();
+}
+
+void consumer_loop::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+consumer_counts consumer_loop::counts() const {
+  return {processed_.load(), retried_.load(), dead_lettered_.load(), lease_lost_.load(), batches_.load()};
+}
+
+void consumer_loop::log_warn(std::string_view msg, const nlohmann::json& fields) const {
+  if (options_.log)
+    options_.log->warn(msg, fields);
+}
+void consumer_loop::log_error(std::string_view msg, const nlohmann::json& fields) const {
+  if (options_.log)
+    options_.log->error(msg, fields);
+}
+void consumer_loop::log_debug(std::string_view msg, const nlohmann::json& fields) const {
+  if (options_.log && options_.log->enabled(spdlog::level::debug))
+    options_.log->debug(msg, fields);
+}
+
+void consumer_loop::loop() {
+  using clock = std::chrono::steady_clock;
+  auto next_reap = clock::now();
+  auto idle_wait = options_.poll_min;
+  while (!stopping_) {
+    if (clock::now() >= next_reap) {
+      try {
+        reap();
+      } catch (const std::exception& e) {
+        log_warn("reaping expired leases failed", {{"error", e.what()}});
+      }
+      next_reap = clock::now() + options_.reap_interval;
+    }
+    batch_report report;
+    bool failed = false;
+    try {
+      report = run_batch();
+    } catch (const std::exception& e) {
+      failed = true;
+      log_error("batch failed", {{"error", e.what()}});
+    }
+    if (stopping_)
+      break;
+    if (!failed && report.claimed > 0) {
+      // Work is flowing: claim again at once; the next empty claim starts the idle backoff.
+      idle_wait = options_.poll_min;
+      continue;
+    }
+    auto wait = failed ? options_.poll_max : idle_wait;
+    if (report.next_due_in)
+      wait = std::min(wait, std::max(*report.next_due_in, std::chrono::milliseconds{1}));
+    auto until_reap = std::chrono::duration_cast<std::chrono::milliseconds>(next_reap - clock::now());
+    wait = std::min(wait, std::max(until_reap, std::chrono::milliseconds{1}));
+    {
+      std::unique_lock lock(mutex_);
+      bool woken = cv_.wait_for(lock, wait, [&] { return woken_ || stopping_.load(); });
+      woken_ = false;
+      if (woken)
+        idle_wait = options_.poll_min;
+      else
+        idle_wait = std::min(options_.poll_max, idle_wait * 2);
+    }
+  }
+  try {
+    on_exit();
+  } catch (const std::exception& e) {
+    log_warn("consumer exit step failed", {{"error", e.what()}});
+  }
+}
+
+}  // namespace bkr::messaging

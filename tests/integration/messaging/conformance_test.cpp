@@ -1,0 +1,653 @@
+// The messaging conformance suite: every backend must pass every case here, unchanged.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <set>
+
+using namespace std::chrono_literals;
+using bkr::messaging::delivery;
+using bkr::messaging::handler_context;
+using bkr::messaging::handler_result;
+using bkr::test::memory_harness;
+using bkr::test::pg_harness;
+using bkr::test::wait_until;
+
+namespace {
+
+const bkr::system_clock wall;
+
+bkr::messaging::outgoing_message msg(const std::string& queue, const std::string& key,
+                                     std::optional<std::string> dedup = std::nullopt, int priority = 0,
+                                     std::chrono::milliseconds delay = 0ms) {
+  bkr::messaging::outgoing_message m;
+  m.queue = queue;
+  m.message =
+      bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "conformance", "trace-" + key, wall);
+  m.dedup_key = std::move(dedup);
+  m.priority = priority;
+  m.delay = delay;
+  return m;
+}
+
+bkr::messaging::consumer_options fast(const std::string& queue) {
+  bkr::messaging::consumer_options o;
+  o.queue = queue;
+  o.batch_size = 16;
+  o.lease = 3000ms;
+  o.poll_min = 5ms;
+  o.poll_max = 100ms;
+  o.reap_interval = 100ms;
+  o.retry = {5, 20ms, 2.0, 200ms};
+  return o;
+}
+
+/// Records every delivery (by envelope key) and delegates the verdict. Thread-safe.
+class recorder final : public bkr::messaging::handler {
+ public:
+  using behaviour = std::function<handler_result(const delivery&, handler_context&)>;
+  explicit recorder(behaviour b = {}) : behaviour_(std::move(b)) {}
+
+  handler_result handle(const delivery& d, handler_context& ctx) override {
+    {
+      std::lock_guard lock(mutex_);
+      attempts_[d.message.key].push_back(d.message.attempt);
+      times_[d.message.key].push_back(std::chrono::steady_clock::now());
+      order_.push_back(d.message.key);
+      last_[d.message.key] = d;
+    }
+    return behaviour_ ? behaviour_(d, ctx) : handler_result::commit();
+  }
+  std::vector<int> attempts(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return attempts_[key];
+  }
+  std::vector<std::chrono::steady_clock::time_point> times(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return times_[key];
+  }
+  std::size_t deliveries() {
+    std::lock_guard lock(mutex_);
+    return order_.size();
+  }
+  std::vector<std::string> order() {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  std::map<std::string, std::vector<int>> all() {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+  delivery last(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return last_[key];
+  }
+
+ private:
+  behaviour behaviour_;
+  std::mutex mutex_;
+  std::map<std::string, std::vector<int>> attempts_;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> times_;
+  std::map<std::string, delivery> last_;
+  std::vector<std::string> order_;
+};
+
+template <class H>
+bkr::messaging::queue_stats stats_of(H& h, const std::string& queue) {
+  return bkr::messaging::find_stats(h.admin().stats(), queue);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("publish joins the caller's transaction and de-duplicates", "[messaging][conformance]",
+                   memory_harness, pg_harness) {
+  TestType h;
+  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "rolled-back")); }, false);
+  CHECK(stats_of(h, "c.pub").ready == 0);
+
+  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "first", "k1")); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "duplicate", "k1")); });
+  h.in_transaction([](auto& p) {
+    std::vector<bkr::messaging::outgoing_message> many{
+        msg("c.pub", "second", "k2"), msg("c.pub", "second-dup", "k2"), msg("c.pub", "third")};
+    p.publish_many(std::move(many));
+  });
+  CHECK(stats_of(h, "c.pub").ready == 3);
+
+  recorder r;
+  auto c = h.make_consumer(fast("c.pub"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return r.deliveries() >= 3 && stats_of(h, "c.pub").processed == 3; }, 10s));
+  c->stop(1s);
+  auto all = r.all();
+  CHECK(all.size() == 3);
+  CHECK(all.count("first") == 1);
+  CHECK(all.count("second") == 1);
+  CHECK(all.count("third") == 1);
+  CHECK(all.count("duplicate") == 0);
+  CHECK(all.count("rolled-back") == 0);
+  auto d = r.last("first");
+  CHECK(d.message.attempt == 1);
+  CHECK(d.message.type == "TestMessage");
+  CHECK(d.message.trace_id == "trace-first");
+  CHECK(d.message.producer == "conformance");
+  CHECK(d.message.payload == nlohmann::json{{"n", "first"}});
+  CHECK(d.queue == "c.pub");
+
+  // The key stays spent after its message finished.
+  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "late-duplicate", "k1")); });
+  CHECK(stats_of(h, "c.pub").ready == 0);
+}
+
+TEMPLATE_TEST_CASE("commit retires the message together with the handler's writes and publishes",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key);
+    ctx.publish(msg("c.next", d.message.key, "next:" + d.message.key));
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 40; ++i)
+      p.publish(msg("c.commit", "m" + std::to_string(i)));
+  });
+  auto c = h.make_consumer(fast("c.commit"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.commit").processed == 40; }, 10s));
+  c->stop(1s);
+  auto s = stats_of(h, "c.commit");
+  CHECK(s.ready == 0);
+  CHECK(s.leased == 0);
+  CHECK(s.retried == 0);
+  CHECK(stats_of(h, "c.next").ready == 40);
+  auto effects = h.effects();
+  CHECK(effects.size() == 40);
+  for (auto& [tag, n] : effects)
+    CHECK(n == 1);
+  CHECK(c->counts().processed == 40);
+}
+
+TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when attempts run out",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
+    ctx.publish(msg("c.retry.next", d.message.key + "#" + std::to_string(d.message.attempt)));
+    if (d.message.key == "poison")
+      throw std::runtime_error("boom");
+    if (d.message.key == "flaky" && d.message.attempt < 3)
+      return handler_result::retry("not yet");
+    return handler_result::commit();
+  });
+  auto o = fast("c.retry");
+  o.retry = {3, 50ms, 2.0, 1000ms};
+  o.random = [] { return 0.999; };  // pin the jitter near its ceiling: 50 ms, then 100 ms
+  h.in_transaction([](auto& p) {
+    p.publish(msg("c.retry", "flaky"));
+    p.publish(msg("c.retry", "poison"));
+  });
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until(
+      [&] {
+        auto s = stats_of(h, "c.retry");
+        return s.processed == 1 && s.dead == 1;
+      },
+      10s));
+  c->stop(1s);
+  CHECK(r.attempts("flaky") == std::vector<int>{1, 2, 3});
+  CHECK(r.attempts("poison") == std::vector<int>{1, 2, 3});
+  auto t = r.times("flaky");
+  REQUIRE(t.size() == 3);
+  CHECK(t[1] - t[0] >= 45ms);
+  CHECK(t[2] - t[1] >= 95ms);
+  auto s = stats_of(h, "c.retry");
+  CHECK(s.retried == 4);
+  CHECK(s.dead_lettered == 1);
+  CHECK(s.ready + s.leased + s.delayed == 0);
+  // Only the committed attempt left a side effect and a next message.
+  auto effects = h.effects();
+  CHECK(effects.size() == 1);
+  CHECK(effects.count("flaky#3") == 1);
+  CHECK(stats_of(h, "c.retry.next").ready == 1);
+
+  auto dead = h.admin().list_dead_letters(std::string("c.retry"), 10);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].message.key == "poison");
+  CHECK(dead[0].message.attempt == 3);
+  CHECK(dead[0].queue == "c.retry");
+  CHECK(dead[0].reason.find("attempts exhausted") != std::string::npos);
+  CHECK(dead[0].last_error == "boom");
+  CHECK(dead[0].first_seen <= dead[0].last_seen);
+}
+
+TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, redriven and purged",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  std::atomic<bool> rejecting{true};
+  recorder r([&](const delivery&, handler_context&) {
+    return rejecting ? handler_result::reject("bad data: field x") : handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 3; ++i)
+      p.publish(msg("c.reject", "r" + std::to_string(i)));
+  });
+  auto c = h.make_consumer(fast("c.reject"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.reject").dead == 3; }, 10s));
+  CHECK(r.deliveries() == 3);  // rejected at the first attempt, never retried
+  auto dead = h.admin().list_dead_letters(std::nullopt, 10);
+  REQUIRE(dead.size() == 3);
+  auto shown = h.admin().show_dead_letter(dead[0].message.message_id);
+  REQUIRE(shown.has_value());
+  CHECK(shown->reason == "bad data: field x");
+  CHECK(shown->message.attempt == 1);
+  CHECK(shown->message.payload == dead[0].message.payload);
+
+  rejecting = false;
+  REQUIRE(h.admin().redrive(dead[0].message.message_id).has_value());
+  REQUIRE(wait_until([&] { return stats_of(h, "c.reject").processed == 1; }, 10s));
+  CHECK(r.attempts(dead[0].message.key) == std::vector<int>{1, 1});  // redriven with a fresh count
+  CHECK(h.admin().redrive_all("c.reject") == 2);
+  REQUIRE(wait_until([&] { return stats_of(h, "c.reject").processed == 3; }, 10s));
+  CHECK(stats_of(h, "c.reject").dead == 0);
+
+  rejecting = true;
+  h.in_transaction([](auto& p) {
+    p.publish(msg("c.reject", "again1"));
+    p.publish(msg("c.reject", "again2"));
+  });
+  REQUIRE(wait_until([&] { return stats_of(h, "c.reject").dead == 2; }, 10s));
+  c->stop(1s);
+  CHECK(h.admin().purge_dead_letters(std::string("c.reject")) == 2);
+  CHECK(stats_of(h, "c.reject").dead == 0);
+  auto missing = h.admin().show_dead_letter(dead[0].message.message_id);
+  REQUIRE(missing.has_error());
+  CHECK(missing.error().code == bkr::messaging::errc::not_found);
+  CHECK(h.admin().redrive(dead[0].message.message_id).has_error());
+}
+
+TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities run first",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r;
+  auto o = fast("c.order");
+  o.batch_size = 1;
+  auto c = h.make_consumer(o, r);
+  h.admin().pause("c.order");
+  h.in_transaction([](auto& p) {
+    p.publish(msg("c.order", "p0", std::nullopt, 0));
+    p.publish(msg("c.order", "p5", std::nullopt, 5));
+    p.publish(msg("c.order", "p9", std::nullopt, 9));
+    p.publish(msg("c.order", "p1", std::nullopt, 1));
+  });
+  c->start();
+  h.admin().resume("c.order");
+  REQUIRE(wait_until([&] { return r.deliveries() == 4; }, 10s));
+  CHECK(r.order() == std::vector<std::string>{"p9", "p5", "p1", "p0"});
+
+  auto published = std::chrono::steady_clock::now();
+  h.in_transaction([](auto& p) { p.publish(msg("c.order", "later", std::nullopt, 0, 400ms)); });
+  auto s = stats_of(h, "c.order");
+  CHECK(s.delayed == 1);
+  CHECK(s.ready == 0);
+  REQUIRE(wait_until([&] { return r.deliveries() == 5; }, 10s));
+  CHECK(r.times("later").at(0) - published >= 390ms);
+  c->stop(1s);
+}
+
+TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messages, stats report age",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r;
+  h.admin().pause("c.pause");
+  auto c = h.make_consumer(fast("c.pause"), r);
+  c->start();
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 5; ++i)
+      p.publish(msg("c.pause", "x" + std::to_string(i)));
+  });
+  // A negative can only be observed over time: several claim rounds pass while paused.
+  std::this_thread::sleep_for(300ms);
+  CHECK(r.deliveries() == 0);
+  auto s = stats_of(h, "c.pause");
+  CHECK(s.paused);
+  CHECK(s.ready == 5);
+  REQUIRE(s.oldest_ready_age.has_value());
+  CHECK(*s.oldest_ready_age >= 250ms);
+  CHECK(h.admin().purge_queue("c.pause") == 5);
+  CHECK(stats_of(h, "c.pause").ready == 0);
+  h.admin().resume("c.pause");
+  h.in_transaction([](auto& p) { p.publish(msg("c.pause", "after")); });
+  REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
+  CHECK(r.order() == std::vector<std::string>{"after"});
+  CHECK_FALSE(stats_of(h, "c.pause").paused);
+  c->stop(1s);
+}
+
+TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice while leases hold",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key);
+    return handler_result::commit();
+  });
+  constexpr int total = 600;
+  h.in_transaction([](auto& p) {
+    std::vector<bkr::messaging::outgoing_message> many;
+    for (int i = 0; i < total; ++i)
+      many.push_back(msg("c.many", "m" + std::to_string(i)));
+    p.publish_many(std::move(many));
+  });
+  std::vector<std::unique_ptr<bkr::messaging::consumer>> consumers;
+  for (int i = 0; i < 4; ++i) {
+    auto o = fast("c.many");
+    o.batch_size = 8;
+    o.lease = 30s;
+    consumers.push_back(h.make_consumer(o, r));
+  }
+  for (auto& c : consumers)
+    c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.many").processed == total; }, 30s));
+  for (auto& c : consumers)
+    c->stop(1s);
+  auto all = r.all();
+  CHECK(all.size() == total);
+  std::size_t twice = 0;
+  for (auto& [key, attempts] : all)
+    twice += attempts.size() != 1 ? 1 : 0;
+  CHECK(twice == 0);
+  auto effects = h.effects();
+  CHECK(effects.size() == total);
+  for (auto& [tag, n] : effects)
+    CHECK(n == 1);
+  std::size_t consumers_used = 0;
+  for (auto& c : consumers)
+    consumers_used += c->counts().processed > 0 ? 1 : 0;
+  CHECK(consumers_used >= 2);
+}
+
+TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing", "[messaging][conformance]",
+                   memory_harness, pg_harness) {
+  TestType h;
+  std::mutex m;
+  std::condition_variable cv;
+  bool zombie_started = false, zombie_released = false;
+  recorder zombie([&](const delivery& d, handler_context& ctx) {
+    std::unique_lock lock(m);
+    zombie_started = true;
+    cv.notify_all();
+    cv.wait_for(lock, 20s, [&] { return zombie_released; });
+    lock.unlock();
+    h.record_effect(ctx, "zombie");
+    ctx.publish(msg("c.fence.next", "from-zombie"));
+    (void)d;
+    return handler_result::commit();
+  });
+  recorder winner([&](const delivery&, handler_context& ctx) {
+    h.record_effect(ctx, "winner");
+    ctx.publish(msg("c.fence.next", "from-winner"));
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) { p.publish(msg("c.fence", "contested")); });
+  auto zo = fast("c.fence");
+  zo.lease = 1000ms;
+  zo.reap_interval = 1h;
+  auto z = h.make_consumer(zo, zombie);
+  z->start();
+  {
+    std::unique_lock lock(m);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return zombie_started; }));
+  }
+  auto w = h.make_consumer(fast("c.fence"), winner);
+  w->start();
+  REQUIRE(wait_until([&] { return winner.deliveries() == 1 && stats_of(h, "c.fence").processed == 1; }, 15s));
+  CHECK(winner.attempts("contested") == std::vector<int>{2});
+  {
+    std::lock_guard lock(m);
+    zombie_released = true;
+  }
+  cv.notify_all();
+  z->stop(1s);  // joins: the zombie's settlement attempt is over
+  w->stop(1s);
+  auto effects = h.effects();
+  CHECK(effects["winner"] == 1);
+  CHECK(effects.count("zombie") == 0);
+  CHECK(stats_of(h, "c.fence.next").ready == 1);
+  CHECK(stats_of(h, "c.fence").processed == 1);
+  CHECK(z->counts().processed == 0);
+}
+
+TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending an attempt",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  std::atomic<bool> started{false};
+  recorder r([&](const delivery&, handler_context& ctx) {
+    started = true;
+    wait_until([&] { return ctx.stop_requested(); }, 10s);
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 10; ++i)
+      p.publish(msg("c.stop", "s" + std::to_string(i)));
+  });
+  auto o = fast("c.stop");
+  o.batch_size = 10;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return started.load(); }, 10s));
+  auto before = std::chrono::steady_clock::now();
+  c->stop(200ms);
+  CHECK(std::chrono::steady_clock::now() - before < 5s);
+  CHECK(r.deliveries() == 1);
+  auto s = stats_of(h, "c.stop");
+  CHECK(s.processed == 1);
+  CHECK(s.ready == 9);
+  CHECK(s.leased == 0);
+
+  recorder next;
+  auto c2 = h.make_consumer(fast("c.stop"), next);
+  c2->start();
+  REQUIRE(wait_until([&] { return next.deliveries() == 9; }, 10s));
+  c2->stop(1s);
+  for (auto& [key, attempts] : next.all())
+    CHECK(attempts == std::vector<int>{1});
+}
+
+TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after lease expiry",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 20; ++i)
+      p.publish(msg("c.kill", "k" + std::to_string(i)));
+  });
+  h.kill_consumer_mid_batch("c.kill", 20, 1000ms);
+  auto killed_at = std::chrono::steady_clock::now();
+  auto s = stats_of(h, "c.kill");
+  CHECK(s.leased == 20);
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key);
+    return handler_result::commit();
+  });
+  auto c = h.make_consumer(fast("c.kill"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.kill").processed == 20; }, 10s));
+  auto recovery = std::chrono::steady_clock::now() - killed_at;
+  c->stop(1s);
+  CHECK(recovery < 10s);
+  auto all = r.all();
+  CHECK(all.size() == 20);
+  for (auto& [key, attempts] : all)
+    CHECK(attempts == std::vector<int>{2});  // the killed attempt counted
+  auto effects = h.effects();
+  CHECK(effects.size() == 20);
+  for (auto& [tag, n] : effects)
+    CHECK(n == 1);
+}
+
+TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the message",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  h.in_transaction([](auto& p) { p.publish(msg("c.expire", "crasher")); });
+  h.kill_consumer_mid_batch("c.expire", 1, 300ms);
+  recorder r;
+  auto o = fast("c.expire");
+  o.retry.max_attempts = 1;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.expire").dead == 1; }, 10s));
+  c->stop(1s);
+  CHECK(r.deliveries() == 0);
+  auto dead = h.admin().list_dead_letters(std::string("c.expire"), 10);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].reason.find("lease expired") != std::string::npos);
+  CHECK(stats_of(h, "c.expire").dead_lettered == 1);
+}
+
+TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone also delivers",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder woken, polled;
+  auto o = fast("c.wake");
+  o.poll_min = 3s;  // an idle consumer would otherwise sleep for seconds
+  o.poll_max = 3s;
+  auto c = h.make_consumer(o, woken);
+  c->start();
+  std::this_thread::sleep_for(100ms);  // let it go idle
+  auto published = std::chrono::steady_clock::now();
+  h.in_transaction([](auto& p) { p.publish(msg("c.wake", "ping")); });
+  REQUIRE(wait_until([&] { return woken.deliveries() == 1; }, 10s));
+  CHECK(woken.times("ping").at(0) - published < 1s);
+  c->stop(1s);
+
+  auto po = fast("c.poll");
+  po.poll_min = 50ms;
+  po.poll_max = 200ms;
+  auto p = h.make_consumer(po, polled, false);
+  p->start();
+  std::this_thread::sleep_for(300ms);
+  h.in_transaction([](auto& tx) { tx.publish(msg("c.poll", "quiet")); });
+  REQUIRE(wait_until([&] { return polled.deliveries() == 1; }, 5s));
+  p->stop(1s);
+}
+
+TEMPLATE_TEST_CASE("a failed write undoes that message's attempt only, and the rest of the batch commits",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
+    ctx.publish(msg("c.undo.next", d.message.key + "#" + std::to_string(d.message.attempt)));
+    if (d.message.key == "odd" && d.message.attempt == 1)
+      h.failing_write(ctx);  // throws
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    p.publish(msg("c.undo", "a"));
+    p.publish(msg("c.undo", "odd"));
+    p.publish(msg("c.undo", "b"));
+  });
+  auto c = h.make_consumer(fast("c.undo"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.undo").processed == 3; }, 10s));
+  c->stop(1s);
+  // A backend may run a batch's other handlers again after one failed (Postgres rolls the batch back and
+  // replays it), but never spends their attempt and never commits their effects twice.
+  for (const char* key : {"a", "b"}) {
+    auto attempts = r.attempts(key);
+    REQUIRE_FALSE(attempts.empty());
+    for (int a : attempts)
+      CHECK(a == 1);
+  }
+  auto odd = r.attempts("odd");
+  REQUIRE(odd.size() == 2);
+  CHECK(odd == std::vector<int>{1, 2});
+  auto effects = h.effects();
+  CHECK(effects == std::map<std::string, int>{{"a#1", 1}, {"b#1", 1}, {"odd#2", 1}});
+  CHECK(stats_of(h, "c.undo.next").ready == 3);
+  CHECK(stats_of(h, "c.undo").retried == 1);
+}
+
+namespace {
+
+/// Blocks in prepare() on its first batch until released, then commits with an effect and a publish.
+template <class H>
+class slow_preparer final : public bkr::messaging::handler {
+ public:
+  slow_preparer(H& h, std::string tag) : h_(h), tag_(std::move(tag)) {}
+  void prepare(std::span<const delivery>) override {
+    std::unique_lock lock(m_);
+    started_ = true;
+    cv_.notify_all();
+    cv_.wait_for(lock, 20s, [&] { return released_; });
+  }
+  handler_result handle(const delivery& d, handler_context& ctx) override {
+    {
+      std::lock_guard lock(m_);
+      attempts_.push_back(d.message.attempt);
+    }
+    h_.record_effect(ctx, tag_);
+    ctx.publish(msg("c.stale.next", "from-" + tag_));
+    return handler_result::commit();
+  }
+  std::vector<int> attempts() {
+    std::lock_guard lock(m_);
+    return attempts_;
+  }
+  bool wait_started() {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, 10s, [&] { return started_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(m_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  H& h_;
+  std::string tag_;
+  std::vector<int> attempts_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool started_ = false, released_ = false;
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a consumer whose lease expired before it settled cannot complete or publish",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  // The stale consumer's lease expires while it prepares; the winner reclaims the message and, still
+  // holding its fresh lease, has not settled yet when the stale consumer tries to settle.
+  slow_preparer<TestType> stale(h, "stale"), winner(h, "winner");
+  h.in_transaction([](auto& p) { p.publish(msg("c.stale", "contested")); });
+  auto so = fast("c.stale");
+  so.lease = 300ms;
+  so.reap_interval = 1h;
+  auto s = h.make_consumer(so, stale);
+  s->start();
+  REQUIRE(stale.wait_started());
+  auto wo = fast("c.stale");
+  wo.lease = 30s;
+  auto w = h.make_consumer(wo, winner);
+  w->start();
+  REQUIRE(winner.wait_started());
+  stale.release();
+  s->stop(1s);  // joins: the stale consumer's settlement attempt is over
+  CHECK(h.effects().count("stale") == 0);
+  winner.release();
+  REQUIRE(wait_until([&] { return stats_of(h, "c.stale").processed == 1; }, 10s));
+  w->stop(1s);
+  CHECK(winner.attempts() == std::vector<int>{2});
+  auto effects = h.effects();
+  CHECK(effects["winner"] == 1);
+  CHECK(effects.count("stale") == 0);
+  CHECK(stats_of(h, "c.stale.next").ready == 1);
+  CHECK(stats_of(h, "c.stale").processed == 1);
+  CHECK(s->counts().processed == 0);
+  CHECK(s->counts().lease_lost == 1);
+}

@@ -1,0 +1,86 @@
+// What the conformance suite needs from a backend: transactions to publish in, consumers, admin, a
+// recorded side effect inside the settlement, and a consumer that dies mid-batch.
+#pragma once
+
+#include "bkr/messaging/admin.hpp"
+#include "bkr/messaging/consumer.hpp"
+#include "bkr/messaging/memory/broker.hpp"
+#include "bkr/messaging/postgres/admin.hpp"
+#include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/notifier.hpp"
+#include "pg_test_database.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace bkr::test {
+
+/// Owns one backend instance for one test case. Used from the test's thread (record_effect from handlers).
+class mq_harness {
+ public:
+  virtual ~mq_harness() = default;
+  /// Runs `fn` with a publisher bound to a new unit of work, then commits it or rolls it back.
+  virtual void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) = 0;
+  /// A consumer; `wakeups` false leaves it to its polling backstop.
+  virtual std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o,
+                                                             messaging::handler& h, bool wakeups = true) = 0;
+  virtual messaging::admin& admin() = 0;
+  /// Writes a side effect tagged `tag` in the handler's transaction (it must commit with the settlement).
+  virtual void record_effect(messaging::handler_context& ctx, const std::string& tag) = 0;
+  /// Committed side effects by tag.
+  virtual std::map<std::string, int> effects() = 0;
+  /// A write in the handler's transaction that fails (Postgres: an SQL error that aborts the transaction).
+  virtual void failing_write(messaging::handler_context& ctx) = 0;
+  /// A consumer of `queue` that claims up to `batch` messages with `lease`, starts handling, and dies
+  /// (SIGKILL for Postgres) without settling or handing anything back. Returns once it is dead.
+  virtual void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
+                                       std::chrono::milliseconds lease) = 0;
+};
+
+class memory_harness final : public mq_harness {
+ public:
+  void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) override;
+  std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
+                                                     bool wakeups = true) override;
+  messaging::admin& admin() override { return broker_; }
+  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
+  std::map<std::string, int> effects() override;
+  void failing_write(messaging::handler_context&) override { throw std::runtime_error("write failed"); }
+  void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
+                               std::chrono::milliseconds lease) override;
+
+ private:
+  messaging::memory::broker broker_;
+  std::mutex mutex_;
+  std::map<std::string, int> effects_;
+};
+
+class pg_harness final : public mq_harness {
+ public:
+  pg_harness();
+  ~pg_harness() override;
+  void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) override;
+  std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
+                                                     bool wakeups = true) override;
+  messaging::admin& admin() override { return admin_; }
+  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
+  std::map<std::string, int> effects() override;
+  void failing_write(messaging::handler_context& ctx) override;
+  void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
+                               std::chrono::milliseconds lease) override;
+
+ private:
+  pg_test_database db_;
+  storage::connection_pool pool_;
+  messaging::postgres::admin admin_;
+  messaging::postgres::notifier notifier_;
+};
+
+/// Polls `pred` until it holds or `timeout` passes; returns its last value.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+}  // namespace bkr::test
