@@ -35,14 +35,16 @@ class transaction_conflict : public bkr::infrastructure_error {
 /// SQLSTATE class 08, 57P01..57P03 (shutdown, crash, starting up) or 53300 (too many connections).
 bool is_connection_failure(const std::exception& e) noexcept;
 
-/// Runs `fn()` and re-raises connection failures as database_unavailable and deadlocks or serialization
-/// failures (SQLSTATE 40001, 40P01) as transaction_conflict; every other exception passes through unchanged.
+/// Runs `fn()` and re-raises connection failures (is_connection_failure, pqxx::in_doubt_error,
+/// pqxx::statement_completion_unknown) as database_unavailable and deadlocks or serialization failures
+/// (pqxx::deadlock_detected, pqxx::serialization_failure) as transaction_conflict; every other exception
+/// passes through unchanged.
 template <class Fn>
 decltype(auto) with_database_errors(Fn&& fn);
 
 struct pool_options {
-  std::string conninfo;                          ///< libpq connection string or URI; never logged
-  std::size_t size = 4;                          ///< connections at most
+  std::string conninfo;  ///< libpq connection string or URI; never logged
+  std::size_t size = 4;  ///< connections at most
   std::chrono::milliseconds acquire_timeout{5000};
 };
 
@@ -53,7 +55,8 @@ struct pooled_connection {
 };
 
 /// Hands out at most `size` connections, opened lazily and reopened after they break. Thread-safe; must
-/// outlive every lease. A lease is used by one thread at a time.
+/// outlive every lease. A lease is used by one thread at a time. An idle connection with unread input is
+/// taken for dead and replaced when handed out, so never LISTEN on a pooled connection (use a dedicated one).
 class connection_pool {
  public:
   explicit connection_pool(pool_options options);
@@ -68,7 +71,8 @@ class connection_pool {
     lease& operator=(lease&&) = delete;
     ~lease();
     pqxx::connection& conn() { return *slot_->conn; }
-    /// Prepares `sql` under `name` on this connection unless already done; returns `name`.
+    /// Prepares `sql` under `name` on this connection unless already done; returns `name` (a reference to
+    /// the argument: keep it alive while using the result).
     const std::string& prepare(const std::string& name, std::string_view sql);
     /// Drops the connection instead of returning it (after a broken_connection).
     void discard() noexcept { discard_ = true; }
@@ -78,7 +82,8 @@ class connection_pool {
 
    private:
     friend class connection_pool;
-    lease(connection_pool* pool, std::unique_ptr<pooled_connection> slot) : pool_(pool), slot_(std::move(slot)) {}
+    lease(connection_pool* pool, std::unique_ptr<pooled_connection> slot)
+        : pool_(pool), slot_(std::move(slot)) {}
     connection_pool* pool_;
     std::unique_ptr<pooled_connection> slot_;
     bool discard_ = false;

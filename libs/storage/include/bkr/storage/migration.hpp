@@ -31,6 +31,12 @@ migration_set storage_migrations();
 /// its own transaction, while holding a session advisory lock so concurrent callers (several services
 /// starting at once) apply each migration exactly once. Fails (throws std::runtime_error naming the
 /// migration) when a recorded migration's text changed since it was applied. Returns the names applied.
+/// Names are `<component>/<file name>`, e.g. `storage/0001_domain_tables.sql`. Checksums of every recorded
+/// migration are verified before anything is applied; versions recorded in the database but unknown to
+/// `sets` (a newer binary ran first) are left alone. `conn` must not be inside a transaction.
 std::vector<std::string> migrate(pqxx::connection& conn, std::span<const migration_set> sets);
+
+/// The checksum recorded for a migration's SQL text: FNV-1a 64 of its bytes, 16 lowercase hex digits.
+std::string migration_checksum(std::string_view sql);
 
 }  // namespace bkr::storage

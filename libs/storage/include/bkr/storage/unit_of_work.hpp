@@ -22,8 +22,11 @@ class unit_of_work {
   unit_of_work& operator=(const unit_of_work&) = delete;
 
   pqxx::work& tx() { return *tx_; }
-  /// Prepares a statement on this connection once; then `tx().exec_prepared(name, ...)`.
-  const std::string& prepare(const std::string& name, std::string_view sql) { return lease_.prepare(name, sql); }
+  /// Prepares a statement on this connection once; then `tx().exec_prepared(name, ...)`. Returns a reference
+  /// to `name` itself, so pass a name that outlives its use (e.g. a static std::string), never a temporary.
+  const std::string& prepare(const std::string& name, std::string_view sql) {
+    return lease_.prepare(name, sql);
+  }
 
   /// Runs `fn` after a successful commit (e.g. wake local consumers). Not run on rollback.
   void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }

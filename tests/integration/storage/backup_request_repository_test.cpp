@@ -1,0 +1,346 @@
+// backup_request_repository: insert, find, compare-and-set transitions with history, recovery scans.
+#include "bkr/storage/backup_request_repository.hpp"
+
+#include "pg_test_database.hpp"
+#include "storage_samples.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <barrier>
+#include <future>
+
+using namespace std::chrono_literals;
+using bkr::domain::provider;
+using bkr::domain::request_status;
+using bkr::storage::connection_pool;
+using bkr::storage::unit_of_work;
+
+namespace {
+
+bkr::storage::backup_request_repository requests;
+
+void insert_committed(connection_pool& pool, const bkr::domain::backup_request& r) {
+  unit_of_work uow(pool);
+  REQUIRE(requests.insert(uow, r, bkr::test::first_entry(r)));
+  uow.commit();
+}
+
+bkr::domain::backup_request allowed(bkr::domain::backup_request r) {
+  r.status_type_code = request_status::allowed;
+  r.checked_timestamp = bkr::test::sample_time(1s);
+  r.backup_provider_code = provider::cloud_a;
+  r.storage_path_name = "bucket-a/job-7";
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("insert stores every field and the first history entry; find reads them back exactly") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  auto request = bkr::test::received_request();
+  // Every optional field set, with millisecond parts, to show nothing is lost or rounded.
+  request.transport_type_code = bkr::domain::transport::queue;
+  request.get_on_start_flag = false;
+  request.backup_provider_code = provider::cloud_b;
+  request.storage_path_name = "bucket-b/path with spaces/ünïcode";
+  request.checked_timestamp = bkr::test::sample_time(1001ms);
+  request.sent_to_interface_timestamp = bkr::test::sample_time(2002ms);
+  request.reply_timestamp = bkr::test::sample_time(3003ms);
+  request.reply_message_text = "it's \"quoted\"; -- not SQL";
+  const auto first = bkr::test::first_entry(request);
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.insert(uow, request, first));
+    uow.commit();
+  }
+  unit_of_work uow(pool);
+  const auto found = requests.find(uow, request.backup_request_id);
+  REQUIRE(found.has_value());
+  CHECK(*found == request);
+  CHECK(requests.history(uow, request.backup_request_id) == std::vector{first});
+  CHECK(bkr::test::scalar(db.conninfo(), "SELECT data_date::text FROM backup_request") == "2026-11-21");
+}
+
+TEST_CASE("inserting a request that exists writes nothing and says so") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  auto again = request;
+  again.prepared_data_path_name = "/somewhere/else";
+  unit_of_work uow(pool);
+  CHECK_FALSE(requests.insert(uow, again, bkr::test::first_entry(again)));
+  CHECK(requests.find(uow, request.backup_request_id) == request);
+  CHECK(requests.history(uow, request.backup_request_id).size() == 1);
+}
+
+TEST_CASE("find and history of unknown or malformed ids are empty") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  unit_of_work uow(pool);
+  CHECK_FALSE(requests.find(uow, bkr::new_uuid_v7()).has_value());
+  CHECK_FALSE(requests.find(uow, "not-a-uuid-but-a-valid-id").has_value());
+  CHECK_FALSE(requests.find_for_update(uow, "").has_value());
+  CHECK(requests.history(uow, "x'; DROP TABLE backup_request; --").empty());
+}
+
+TEST_CASE("update_status moves the request only from the expected status and records the move once") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  const auto next = allowed(request);
+  const auto move =
+      bkr::test::entry(next, request_status::received, *next.checked_timestamp, "check-allowed");
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.update_status(uow, next, request_status::received, move));
+    uow.commit();
+  }
+  unit_of_work uow(pool);
+  CHECK(requests.find(uow, request.backup_request_id) == next);
+  CHECK(requests.history(uow, request.backup_request_id) ==
+        std::vector{bkr::test::first_entry(request), move});
+
+  // A second worker that read the request at Received loses and writes nothing.
+  auto stale = request;
+  stale.status_type_code = request_status::not_allowed;
+  stale.checked_timestamp = bkr::test::sample_time(5s);
+  const auto stale_move = bkr::test::entry(stale, request_status::received, *stale.checked_timestamp,
+                                           "check-allowed", bkr::new_uuid_v7(), "JobNotFound");
+  CHECK_FALSE(requests.update_status(uow, stale, request_status::received, stale_move));
+  CHECK(requests.find(uow, request.backup_request_id) == next);
+  CHECK(requests.history(uow, request.backup_request_id).size() == 2);
+}
+
+TEST_CASE("each status change writes the status and only the columns that status sets") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  unit_of_work uow(pool);
+  auto expected = request;
+  std::vector<bkr::domain::history_entry> history{bkr::test::first_entry(request)};
+
+  // Fields that no status change may touch, and timestamps that belong to other statuses, are ignored.
+  auto noisy = [](bkr::domain::backup_request r) {
+    r.backup_job_id = "other-job";
+    r.prepared_data_path_name = "/tampered";
+    r.requester_id = "someone-else";
+    r.accepted_timestamp = bkr::test::sample_time(-1h);
+    return r;
+  };
+  auto step = [&](request_status from, bkr::domain::backup_request wanted,
+                  bkr::domain::backup_request sent_in, std::optional<std::string> reason = std::nullopt) {
+    const auto e =
+        bkr::test::entry(wanted, from, bkr::test::sample_time(std::chrono::milliseconds(history.size())),
+                         "stage-" + std::to_string(history.size()), bkr::new_uuid_v7(), reason);
+    REQUIRE(requests.update_status(uow, sent_in, from, e));
+    history.push_back(e);
+    CHECK(requests.find(uow, request.backup_request_id) == wanted);
+  };
+
+  expected = allowed(expected);
+  auto in = noisy(expected);
+  in.sent_to_interface_timestamp = bkr::test::sample_time(9h);
+  in.reply_message_text = "not yet";
+  step(request_status::received, expected, in);
+
+  expected.status_type_code = request_status::sent;
+  expected.sent_to_interface_timestamp = bkr::test::sample_time(2s);
+  in = noisy(expected);
+  in.backup_provider_code = provider::local;
+  in.storage_path_name = "changed";
+  step(request_status::allowed, expected, in);
+
+  expected.status_type_code = request_status::failed;
+  expected.reply_timestamp = bkr::test::sample_time(3s);
+  expected.reply_message_text = "copy failed: disk full";
+  step(request_status::sent, expected, noisy(expected), "interface reported failure");
+
+  expected.status_type_code = request_status::succeeded;
+  expected.reply_timestamp = bkr::test::sample_time(4s);
+  expected.reply_message_text = std::nullopt;
+  in = noisy(expected);
+  in.checked_timestamp = bkr::test::sample_time(-5h);
+  step(request_status::failed, expected, in);
+
+  CHECK(requests.history(uow, request.backup_request_id) == history);
+}
+
+TEST_CASE("NotAllowed records its reason and checkedTimestamp; a history entry without message is kept") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  auto refused = request;
+  refused.status_type_code = request_status::not_allowed;
+  refused.checked_timestamp = bkr::test::sample_time(7s);
+  const auto e =
+      bkr::test::entry(refused, std::nullopt, *refused.checked_timestamp, "check-allowed", "", "JobNotFound");
+  unit_of_work uow(pool);
+  REQUIRE(requests.update_status(uow, refused, request_status::received, e));
+  CHECK(requests.find(uow, request.backup_request_id) == refused);
+  const auto history = requests.history(uow, request.backup_request_id);
+  REQUIRE(history.size() == 2);
+  // The repository records the status it compared against as the move's origin.
+  auto recorded = e;
+  recorded.from_status = request_status::received;
+  CHECK(history[1] == recorded);
+}
+
+TEST_CASE("update_status refuses a history entry that does not describe the change") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  const auto next = allowed(request);
+  unit_of_work uow(pool);
+  auto wrong_target =
+      bkr::test::entry(next, request_status::received, bkr::test::sample_time(), "check-allowed");
+  wrong_target.to_status = request_status::sent;
+  CHECK_THROWS_AS(requests.update_status(uow, next, request_status::received, wrong_target),
+                  std::invalid_argument);
+  auto wrong_origin =
+      bkr::test::entry(next, request_status::accepted, bkr::test::sample_time(), "check-allowed");
+  CHECK_THROWS_AS(requests.update_status(uow, next, request_status::received, wrong_origin),
+                  std::invalid_argument);
+  auto other_request =
+      bkr::test::entry(next, request_status::received, bkr::test::sample_time(), "check-allowed");
+  other_request.backup_request_id = bkr::new_uuid_v7();
+  CHECK_THROWS_AS(requests.update_status(uow, next, request_status::received, other_request),
+                  std::invalid_argument);
+  CHECK(requests.history(uow, request.backup_request_id).size() == 1);
+}
+
+TEST_CASE("two workers moving one request concurrently: exactly one wins, exactly one history row") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo(), 4));
+  constexpr int rounds = 50;
+  int allowed_wins = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const auto request = bkr::test::received_request();
+    insert_committed(pool, request);
+    const auto to_allowed = allowed(request);
+    auto to_not_allowed = request;
+    to_not_allowed.status_type_code = request_status::not_allowed;
+    to_not_allowed.checked_timestamp = bkr::test::sample_time(2s);
+
+    // Both units of work begin and are ready before either runs its UPDATE; the barrier releases them
+    // together.
+    std::barrier ready(2);
+    auto worker = [&](const bkr::domain::backup_request& target, std::optional<std::string> reason) {
+      unit_of_work uow(pool);
+      const auto e = bkr::test::entry(target, request_status::received, *target.checked_timestamp,
+                                      "check-allowed", bkr::new_uuid_v7(), reason);
+      ready.arrive_and_wait();
+      const bool won = requests.update_status(uow, target, request_status::received, e);
+      uow.commit();
+      return won;
+    };
+    auto a = std::async(std::launch::async, worker, std::cref(to_allowed), std::nullopt);
+    auto b = std::async(std::launch::async, worker, std::cref(to_not_allowed), std::string("JobNotFound"));
+    const bool a_won = a.get();
+    const bool b_won = b.get();
+    REQUIRE(a_won != b_won);
+    if (a_won)
+      ++allowed_wins;
+
+    unit_of_work check(pool);
+    const auto history = requests.history(check, request.backup_request_id);
+    REQUIRE(history.size() == 2);
+    CHECK(history[1].from_status == request_status::received);
+    CHECK(history[1].to_status == (a_won ? request_status::allowed : request_status::not_allowed));
+    CHECK(requests.find(check, request.backup_request_id) == (a_won ? to_allowed : to_not_allowed));
+  }
+  INFO("Allowed won " << allowed_wins << " of " << rounds << " rounds");
+  CHECK(bkr::test::scalar(db.conninfo(),
+                          "SELECT count(*) FROM backup_request_history WHERE from_status = 'Received'") ==
+        std::to_string(rounds));
+}
+
+TEST_CASE("find_for_update locks the request until the unit of work ends") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto request = bkr::test::received_request();
+  insert_committed(pool, request);
+  {
+    unit_of_work holder(pool);
+    REQUIRE(requests.find_for_update(holder, request.backup_request_id) == request);
+    unit_of_work other(pool);
+    try {
+      other.tx().exec_params("SELECT 1 FROM backup_request WHERE backup_request_id = $1 FOR UPDATE NOWAIT",
+                             request.backup_request_id);
+      FAIL("the row was not locked");
+    } catch (const pqxx::sql_error& e) {
+      CHECK(e.sqlstate() == "55P03");  // lock_not_available
+    }
+  }
+  unit_of_work after(pool);
+  CHECK(after.tx()
+            .exec_params("SELECT 1 FROM backup_request WHERE backup_request_id = $1 FOR UPDATE NOWAIT",
+                         request.backup_request_id)
+            .size() == 1);
+}
+
+TEST_CASE("find_stalled returns the oldest requests waiting at a status, up to the limit") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto cutoff = bkr::test::sample_time(1h);
+  std::vector<bkr::domain::backup_request> old_received;
+  {
+    unit_of_work uow(pool);
+    // Received: three before the cutoff (inserted out of order), one exactly at it, one after.
+    for (auto offset : {30min, 10min, 50min, 60min, 90min}) {
+      auto r = bkr::test::received_request();
+      r.received_timestamp = bkr::test::sample_time(offset);
+      REQUIRE(requests.insert(uow, r, bkr::test::first_entry(r)));
+      if (offset < 60min)
+        old_received.push_back(r);
+    }
+    // Allowed long ago but checked after the cutoff, and one checked before it.
+    for (auto checked : {61min, 59min}) {
+      auto r = allowed(bkr::test::received_request());
+      r.received_timestamp = bkr::test::sample_time();
+      r.checked_timestamp = bkr::test::sample_time(checked);
+      REQUIRE(requests.insert(uow, r, bkr::test::first_entry(r)));
+    }
+    uow.commit();
+  }
+  std::sort(old_received.begin(), old_received.end(),
+            [](const auto& a, const auto& b) { return a.received_timestamp < b.received_timestamp; });
+  unit_of_work uow(pool);
+  CHECK(requests.find_stalled(uow, request_status::received, cutoff, 10) == old_received);
+  CHECK(requests.find_stalled(uow, request_status::received, cutoff, 2) ==
+        std::vector(old_received.begin(), old_received.begin() + 2));
+  const auto stalled_allowed = requests.find_stalled(uow, request_status::allowed, cutoff, 10);
+  REQUIRE(stalled_allowed.size() == 1);
+  CHECK(stalled_allowed[0].checked_timestamp == bkr::test::sample_time(59min));
+  CHECK(requests.find_stalled(uow, request_status::sent, cutoff, 10).empty());
+  CHECK_THROWS_AS(requests.find_stalled(uow, request_status::succeeded, cutoff, 10), std::invalid_argument);
+}
+
+TEST_CASE("request ids are kept as the text they arrive as, within the id rule") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto upper = bkr::test::received_request("0190F3A2-7B1C-7D3E-8F00-ABCDEF012345");
+  const auto external = bkr::test::received_request("REQ-42_external");
+  {
+    unit_of_work uow(pool);
+    REQUIRE(requests.insert(uow, upper, bkr::test::first_entry(upper)));
+    REQUIRE(requests.insert(uow, external, bkr::test::first_entry(external)));
+    uow.commit();
+  }
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.find(uow, upper.backup_request_id) == upper);
+    CHECK(requests.find(uow, external.backup_request_id) == external);
+    CHECK_FALSE(requests.find(uow, "req-42_external").has_value());
+  }
+  for (const std::string& bad : {std::string("with space"), std::string(51, 'x'), std::string()}) {
+    unit_of_work uow(pool);
+    const auto r = bkr::test::received_request(bad);
+    CHECK_THROWS_AS(requests.insert(uow, r, bkr::test::first_entry(r)), pqxx::check_violation);
+  }
+}
