@@ -42,12 +42,10 @@ int main(int argc, char** argv) {
       return bkr::bkrctl::seed_demo(ctx, args);
     if (command == "token")
       return bkr::bkrctl::token(ctx, args);
-#ifdef BKR_HAVE_QUEUE_COMMANDS
     if (command == "queues")
       return bkr::bkrctl::queues(ctx, args);
     if (command == "dead-letters")
       return bkr::bkrctl::dead_letters(ctx, args);
-#endif
     if (command == "help" || command == "--help" || command == "-h") {
       std::cout << usage;
       return 0;

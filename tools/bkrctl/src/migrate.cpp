@@ -4,9 +4,7 @@
 
 #include "bkr/storage/migration.hpp"
 
-#ifdef BKR_HAVE_MQ_MIGRATIONS
 #include "bkr/messaging/postgres/migrations.hpp"
-#endif
 
 #include <ostream>
 
@@ -14,9 +12,7 @@ namespace bkr::bkrctl {
 
 std::vector<storage::migration_set> all_migration_sets() {
   std::vector<storage::migration_set> sets{storage::storage_migrations()};
-#ifdef BKR_HAVE_MQ_MIGRATIONS
   sets.push_back(messaging::postgres::mq_migrations());
-#endif
   return sets;
 }
 
