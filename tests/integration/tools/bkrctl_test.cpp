@@ -2,6 +2,13 @@
 #include "pg_test_database.hpp"
 #include "process.hpp"
 
+#include "bkr/common/ids.hpp"
+#include "bkr/domain/status_machine.hpp"
+#include "bkr/domain/validation.hpp"
+#include "bkr/storage/backup_request_repository.hpp"
+#include "bkr/storage/connection_pool.hpp"
+#include "bkr/storage/unit_of_work.hpp"
+
 #include <openssl/hmac.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -176,4 +183,41 @@ TEST_CASE("database commands explain a missing or unreachable database") {
   auto unknown = run_process({bkrctl(), "frobnicate"});
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("unknown command 'frobnicate'"));
+}
+
+TEST_CASE("status prints a stored request's journey, and says when there is none") {
+  pg_test_database db;
+  bkr::storage::connection_pool pool({.conninfo = db.conninfo(), .size = 1});
+  const bkr::timestamp now{std::chrono::milliseconds{1'790'000'000'000}};
+  const std::string id = bkr::new_uuid_v7(now);
+  auto accepted = bkr::domain::make_accepted_request({.backup_job_id = "demo-local",
+                                                      .data_date = *bkr::domain::parse_date("2026-11-20"),
+                                                      .prepared_data_path_name = "/data/x"},
+                                                     id, "demo-client", now);
+  REQUIRE(accepted.has_value());
+  auto moved = bkr::domain::receive(*accepted, {.now = now, .stage = "create-request", .message_id = "m-1"});
+  REQUIRE(moved.has_value());
+  const auto& applied = std::get<bkr::domain::applied>(*moved);
+  {
+    bkr::storage::unit_of_work uow(pool);
+    REQUIRE(bkr::storage::backup_request_repository{}.insert(uow, applied.request, applied.history));
+    uow.commit();
+  }
+  auto text = run_process({bkrctl(), "status", id}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  INFO(text.err);
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains(id + ": Received"));
+  CHECK_THAT(text.out, Catch::Contains("Received"));
+  CHECK_THAT(text.out, Catch::Contains("create-request"));
+
+  auto json = run_process({bkrctl(), "status", id, "--json"}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  REQUIRE(json.exit_code == 0);
+  const auto j = nlohmann::json::parse(json.out);
+  CHECK(j["statusTypeCode"] == "Received");
+  CHECK(j["history"].size() == 1);
+  CHECK(j["backup"].is_null());
+
+  auto none = run_process({bkrctl(), "status", "no-such-request"}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  CHECK(none.exit_code == 1);
+  CHECK_THAT(none.err, Catch::Contains("no backup request no-such-request"));
 }

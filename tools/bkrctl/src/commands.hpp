@@ -18,6 +18,8 @@ struct context {
 int migrate(const context& ctx, std::span<const std::string> args);
 int seed_demo(const context& ctx, std::span<const std::string> args);
 int token(const context& ctx, std::span<const std::string> args);
+/// `status ID [--json]`: a request's fields, history and Backup.
+int status(const context& ctx, std::span<const std::string> args);
 /// `queues stats|pause|resume|purge ...` (libs/messaging admin).
 int queues(const context& ctx, std::span<const std::string> args);
 /// `dead-letters list|show|redrive|purge ...` (libs/messaging admin).

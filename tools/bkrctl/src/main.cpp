@@ -13,6 +13,7 @@ commands:
   migrate                      apply pending database migrations (domain tables and queue schema)
   seed-demo                    insert demo backup jobs and a demo client with every scope
   token --client ID [...]      mint an HS256 development token (see: bkrctl token --help)
+  status ID [--json]           a backup request's journey: fields, every transition, its Backup
   queues <stats|pause|resume|purge> ...        inspect and operate queues
   dead-letters <list|show|redrive|purge> ...   inspect and redrive dead letters
   help                         show this text
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
       return bkr::bkrctl::seed_demo(ctx, args);
     if (command == "token")
       return bkr::bkrctl::token(ctx, args);
+    if (command == "status")
+      return bkr::bkrctl::status(ctx, args);
     if (command == "queues")
       return bkr::bkrctl::queues(ctx, args);
     if (command == "dead-letters")
