@@ -1,0 +1,80 @@
+// ReceiveStatus: the Backup record and Sent/Failed -> Succeeded/Failed in one transaction.
+#include "bkr/app/receive_status.hpp"
+
+#include "batch_reads.hpp"
+#include "bkr/app/errors.hpp"
+#include "bkr/common/ids.hpp"
+#include "bkr/domain/store_reply.hpp"
+
+#include <set>
+
+namespace bkr::app {
+namespace {
+
+/// A reply to a request in this status may create a Backup, so it needs the job (daysToKeep, holdFlag).
+bool may_create_backup(domain::request_status s) {
+  return s == domain::request_status::sent || s == domain::request_status::failed ||
+         s == domain::request_status::succeeded;
+}
+
+}  // namespace
+
+void receive_status::prepare(std::span<const messaging::envelope> batch) {
+  if (!jobs_.wants_prefetch())
+    return;
+  std::vector<std::string> ids;
+  for (const auto& m : batch) {
+    auto reply = domain::parse_store_status_reply(m.payload);
+    if (reply && reply->result_type_code == domain::store_result::succeeded)
+      ids.push_back(reply->backup_request_id);
+  }
+  std::set<std::string> job_ids;
+  for (const auto& r : detail::read_requests(pool_, requests_, ids))
+    if (may_create_backup(r.status_type_code))
+      job_ids.insert(r.backup_job_id);
+  const std::vector<std::string> list(job_ids.begin(), job_ids.end());
+  jobs_.prefetch(list);
+}
+
+result<stage_outcome> receive_status::handle(storage::unit_of_work& uow, messaging::publisher&,
+                                             const messaging::envelope& message) {
+  if (auto ok = check_contract(message, domain::store_status_message); !ok)
+    return ok.error();
+  auto reply = domain::parse_store_status_reply(message.payload);
+  if (!reply)
+    return reply.error();
+  const auto& id = reply->backup_request_id;
+  // The row lock serializes replies for one request: read-decide-write must not interleave with another
+  // reply's, or a success racing a failure could leave a Backup beside a Failed request.
+  auto request = requests_.find_for_update(uow, id);
+  if (!request)
+    return make_error(errc::unknown_request, "unknown backupRequestId " + id);
+  const bool backup_exists = backups_.find_by_request(uow, id).has_value();
+
+  std::optional<domain::backup_job> job;
+  if (!backup_exists && reply->result_type_code == domain::store_result::succeeded &&
+      may_create_backup(request->status_type_code)) {
+    auto lookup = jobs_.find(uow, request->backup_job_id);
+    if (!lookup)
+      return lookup.error();
+    job = std::move(*lookup);
+  }
+  const domain::transition_context context{
+      clock_.now(), std::string(to_string(domain::pipeline_stage::receive_status)), message.message_id};
+  auto outcome =
+      domain::apply_store_status_reply(*request, *reply, backup_exists, job, context, new_uuid_v7());
+  if (!outcome)
+    return outcome.error();
+  // The Backup first (DOMAIN.md: its existence wins); under the row lock no other reply can insert one.
+  if (outcome->new_backup && !backups_.insert_if_absent(uow, *outcome->new_backup))
+    return make_error(errc::concurrent_update, "a Backup for backup request " + id + " appeared meanwhile");
+  auto* move = std::get_if<domain::applied>(&outcome->request);
+  if (!move)
+    return stage_outcome::already_done;
+  if (!requests_.update_status(uow, move->request, move->expected_status, move->history))
+    return make_error(errc::concurrent_update,
+                      "backup request " + id + " changed while its reply was applied");
+  return stage_outcome::applied;
+}
+
+}  // namespace bkr::app

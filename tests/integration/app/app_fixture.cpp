@@ -1,0 +1,271 @@
+// The stage tests' database fixture, queue helpers, samples and JSON Schema validation.
+#include "app_fixture.hpp"
+
+#include "bkr/common/ids.hpp"
+#include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/storage/unit_of_work.hpp"
+
+#include <catch2/catch.hpp>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace bkr::test {
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+app_fixture::app_fixture()
+    : pool_(storage::pool_options{db_.conninfo(), 8, 10s}), admin_(pool_), notifier_(db_.conninfo()) {
+  notifier_.start();
+  REQUIRE(notifier_.wait_listening(10s));
+}
+
+app_fixture::~app_fixture() {
+  notifier_.stop();
+}
+
+void app_fixture::publish(std::vector<messaging::outgoing_message> messages) {
+  storage::unit_of_work uow(pool_);
+  messaging::postgres::publisher(uow).publish_many(std::move(messages));
+  uow.commit();
+}
+
+messaging::consumer_options app_fixture::consumer_options(const std::string& queue, int max_attempts) const {
+  messaging::consumer_options o;
+  o.queue = queue;
+  o.batch_size = 16;
+  o.lease = 3s;
+  o.poll_min = 5ms;
+  o.poll_max = 50ms;
+  o.reap_interval = 200ms;
+  o.retry.max_attempts = max_attempts;
+  o.retry.base = 5ms;
+  o.retry.cap = 20ms;
+  return o;
+}
+
+std::unique_ptr<messaging::consumer> app_fixture::start_consumer(const std::string& queue,
+                                                                 messaging::handler& h, int max_attempts) {
+  auto c = std::make_unique<messaging::postgres::consumer>(pool_, consumer_options(queue, max_attempts), h,
+                                                           &notifier_);
+  c->start();
+  return c;
+}
+
+bool app_fixture::consume_until(const std::string& queue, messaging::handler& h,
+                                const std::function<bool()>& done, int max_attempts) {
+  auto c = start_consumer(queue, h, max_attempts);
+  const bool ok = eventually(done);
+  c->stop(5s);
+  return ok;
+}
+
+std::vector<queued_message> app_fixture::queued(const std::string& queue) {
+  storage::unit_of_work uow(pool_);
+  const auto rows = uow.tx().exec_params(
+      "SELECT message_id::text, type, schema_version, key, (extract(epoch FROM occurred_at) * 1000)::bigint,"
+      " trace_id, producer, payload::text, dedup_key, attempt, coalesce(last_error, '')"
+      " FROM mq.messages WHERE queue = $1 ORDER BY enqueued_at, message_id",
+      queue);
+  std::vector<queued_message> out;
+  for (const auto& row : rows) {
+    queued_message q;
+    q.message.message_id = row[0].as<std::string>();
+    q.message.type = row[1].as<std::string>();
+    q.message.schema_version = row[2].as<int>();
+    q.message.key = row[3].as<std::string>();
+    q.message.occurred_at = timestamp{std::chrono::milliseconds{row[4].as<long long>()}};
+    q.message.trace_id = row[5].as<std::string>();
+    q.message.producer = row[6].as<std::string>();
+    q.message.payload = nlohmann::json::parse(row[7].as<std::string>());
+    if (!row[8].is_null())
+      q.dedup_key = row[8].as<std::string>();
+    q.attempt = row[9].as<int>();
+    q.last_error = row[10].as<std::string>();
+    out.push_back(std::move(q));
+  }
+  uow.commit();
+  return out;
+}
+
+std::vector<messaging::dead_letter> app_fixture::dead_letters(const std::string& queue) {
+  return admin_.list_dead_letters(queue, 1000);
+}
+
+std::size_t app_fixture::depth(const std::string& queue) {
+  const auto s = messaging::find_stats(admin_.stats(), queue);
+  return static_cast<std::size_t>(s.ready + s.leased + s.delayed);
+}
+
+std::optional<domain::backup_request> app_fixture::request(const std::string& id) {
+  storage::unit_of_work uow(pool_);
+  return requests.find(uow, id);
+}
+
+std::vector<domain::history_entry> app_fixture::history(const std::string& id) {
+  storage::unit_of_work uow(pool_);
+  return requests.history(uow, id);
+}
+
+std::optional<domain::backup> app_fixture::backup_of(const std::string& id) {
+  storage::unit_of_work uow(pool_);
+  return backups.find_by_request(uow, id);
+}
+
+std::size_t app_fixture::backup_count(const std::string& id) {
+  storage::unit_of_work uow(pool_);
+  return uow.tx()
+      .exec_params1("SELECT count(*) FROM backup WHERE backup_request_id = $1", id)[0]
+      .as<std::size_t>();
+}
+
+void app_fixture::store_request(const domain::backup_request& r) {
+  storage::unit_of_work uow(pool_);
+  const domain::history_entry first{
+      r.backup_request_id, std::nullopt, r.status_type_code, clock_.now(), "test", "", std::nullopt};
+  REQUIRE(requests.insert(uow, r, first));
+  uow.commit();
+}
+
+void app_fixture::store_job(const domain::backup_job& job) {
+  storage::unit_of_work uow(pool_);
+  jobs.upsert(uow, job);
+  uow.commit();
+}
+
+// ---- samples ----
+
+domain::backup_job sample_job(std::string id, domain::provider p) {
+  return domain::backup_job{std::move(id), "/vault/" + std::string(domain::to_string(p)), p, 30, true, false};
+}
+
+domain::accepted_payload sample_accepted(std::string id, std::string job_id) {
+  using namespace std::chrono;
+  domain::accepted_payload p;
+  p.backup_request_id = std::move(id);
+  p.backup_job_id = std::move(job_id);
+  p.data_date = year{2026} / November / day{21};
+  p.prepared_data_path_name = "/prepared/" + p.backup_job_id + "/2026-11-21";
+  p.get_on_start_flag = true;
+  p.transport_type_code = domain::transport::http;
+  p.accepted_timestamp = floor<milliseconds>(std::chrono::system_clock::now());
+  p.requester_id = "scheduler@example";
+  return p;
+}
+
+domain::backup_request sample_request(std::string id, domain::request_status status,
+                                      const domain::backup_job& job) {
+  using enum domain::request_status;
+  auto r = domain::to_backup_request(sample_accepted(std::move(id), job.backup_job_id));
+  r.status_type_code = status;
+  const auto t = *r.accepted_timestamp;
+  if (status != accepted)
+    r.received_timestamp = t + 1ms;
+  if (status == allowed || status == not_allowed || status == sent || status == succeeded || status == failed)
+    r.checked_timestamp = t + 2ms;
+  if (status == allowed || status == sent || status == succeeded || status == failed) {
+    r.backup_provider_code = job.backup_provider_code;
+    r.storage_path_name = job.storage_path_name;
+  }
+  if (status == sent || status == succeeded || status == failed)
+    r.sent_to_interface_timestamp = t + 3ms;
+  if (status == succeeded || status == failed)
+    r.reply_timestamp = t + 4ms;
+  return r;
+}
+
+messaging::outgoing_message message_for(const domain::message_contract& contract, const std::string& queue,
+                                        const std::string& id, nlohmann::json payload,
+                                        const std::string& trace) {
+  static const bkr::system_clock clock;
+  auto e = messaging::make_envelope(std::string(contract.type), id, std::move(payload), "test", trace, clock);
+  auto dedup = messaging::default_dedup_key(e);
+  return {queue, std::move(e), std::move(dedup)};
+}
+
+messaging::outgoing_message accepted_message(const domain::accepted_payload& p, const std::string& trace) {
+  return message_for(domain::accepted_message, std::string(domain::accepted_message.queue),
+                     p.backup_request_id, nlohmann::json(p), trace);
+}
+
+messaging::outgoing_message received_message(const std::string& id) {
+  return message_for(domain::received_message, std::string(domain::received_message.queue), id,
+                     nlohmann::json(domain::received_payload{id}));
+}
+
+messaging::outgoing_message allowed_message(const std::string& id) {
+  return message_for(domain::allowed_message, std::string(domain::allowed_message.queue), id,
+                     nlohmann::json(domain::allowed_payload{id}));
+}
+
+messaging::outgoing_message status_message(const nlohmann::json& reply) {
+  const auto id = reply.value("backupRequestId", std::string("?"));
+  auto m =
+      message_for(domain::store_status_message, std::string(domain::store_status_message.queue), id, reply);
+  m.dedup_key.reset();  // an interface may send several replies for one request
+  return m;
+}
+
+nlohmann::json success_reply(const std::string& id) {
+  return {{"apiVersion", "2022-08-15"},
+          {"backupRequestId", id},
+          {"resultTypeCode", "Succeeded"},
+          {"storagePathName", "/vault/copies/" + id},
+          {"backupByteCount", 123456789012LL},
+          {"copyStartTimestamp", "2026-11-22T10:00:00.000Z"},
+          {"copyEndTimestamp", "2026-11-22T10:05:00.000Z"},
+          {"verifyStartTimestamp", "2026-11-22T10:05:00.000Z"},
+          {"verifyEndTimestamp", "2026-11-22T10:06:00.000Z"},
+          {"verifiedHash", "sha256:abc"},
+          {"messageText", "stored"}};
+}
+
+nlohmann::json failure_reply(const std::string& id, const std::string& text) {
+  return {{"apiVersion", "2022-08-15"},
+          {"backupRequestId", id},
+          {"resultTypeCode", "Failed"},
+          {"messageText", text}};
+}
+
+std::string schema_errors(const std::string& schema_file, const nlohmann::json& document) {
+  const char* source = std::getenv("BKR_SOURCE_DIR");
+  REQUIRE(source != nullptr);
+  std::ifstream in(std::filesystem::path(source) / "proto" / "messages" / schema_file);
+  REQUIRE(in.good());
+  const auto schema_json = nlohmann::json::parse(in);
+  valijson::Schema schema;
+  valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+  valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_json);
+  parser.populateSchema(schema_adapter, schema);
+  valijson::Validator validator(valijson::Validator::kStrongTypes);
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter adapter(document);
+  if (validator.validate(schema, adapter, &results))
+    return {};
+  std::string out;
+  valijson::ValidationResults::Error e;
+  while (results.popError(e)) {
+    for (const auto& part : e.context)
+      out += part;
+    out += ": " + e.description + "\n";
+  }
+  return out.empty() ? "invalid" : out;
+}
+
+}  // namespace bkr::test
