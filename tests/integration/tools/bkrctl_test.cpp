@@ -221,3 +221,49 @@ TEST_CASE("status prints a stored request's journey, and says when there is none
   CHECK(none.exit_code == 1);
   CHECK_THAT(none.err, Catch::Contains("no backup request no-such-request"));
 }
+
+TEST_CASE("recover re-publishes a request stalled in Received, once, and validates its flags") {
+  pg_test_database db;
+  bkr::storage::connection_pool pool({.conninfo = db.conninfo(), .size = 1});
+  const auto long_ago = bkr::system_clock{}.now() - std::chrono::minutes{10};
+  const std::string id = bkr::new_uuid_v7(long_ago);
+  auto accepted = bkr::domain::make_accepted_request({.backup_job_id = "demo-local",
+                                                      .data_date = *bkr::domain::parse_date("2026-11-20"),
+                                                      .prepared_data_path_name = "/data/x"},
+                                                     id, "demo-client", long_ago);
+  REQUIRE(accepted.has_value());
+  auto moved =
+      bkr::domain::receive(*accepted, {.now = long_ago, .stage = "create-request", .message_id = "m-1"});
+  REQUIRE(moved.has_value());
+  const auto& applied = std::get<bkr::domain::applied>(*moved);
+  {
+    bkr::storage::unit_of_work uow(pool);
+    REQUIRE(bkr::storage::backup_request_repository{}.insert(uow, applied.request, applied.history));
+    uow.commit();
+  }
+  auto first =
+      run_process({bkrctl(), "recover", "--older-than", "1m"}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  const auto report = nlohmann::json::parse(first.out);
+  CHECK(report["leader"] == true);
+  CHECK(report["received"] == 1);
+  {
+    pqxx::connection conn(db.conninfo());
+    pqxx::work tx(conn);
+    CHECK(
+        tx.exec_params1(
+              "SELECT count(*) FROM mq.messages WHERE queue = 'backup-request.received' AND key = $1", id)[0]
+            .as<int>() == 1);
+  }
+  // The message is still pending, so a second run leaves it alone.
+  auto second =
+      run_process({bkrctl(), "recover", "--older-than", "1m"}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  REQUIRE(second.exit_code == 0);
+  CHECK(nlohmann::json::parse(second.out)["received"] == 0);
+  CHECK(nlohmann::json::parse(second.out)["pending"] == 1);
+
+  auto bad = run_process({bkrctl(), "recover", "--limit", "0"}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--limit must be an integer between 1 and 100000"));
+}

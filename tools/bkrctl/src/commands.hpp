@@ -20,6 +20,8 @@ int seed_demo(const context& ctx, std::span<const std::string> args);
 int token(const context& ctx, std::span<const std::string> args);
 /// `status ID [--json]`: a request's fields, history and Backup.
 int status(const context& ctx, std::span<const std::string> args);
+/// `recover [--older-than D] [--limit N]`: one stalled-request recovery run (libs/app).
+int recover(const context& ctx, std::span<const std::string> args);
 /// `queues stats|pause|resume|purge ...` (libs/messaging admin).
 int queues(const context& ctx, std::span<const std::string> args);
 /// `dead-letters list|show|redrive|purge ...` (libs/messaging admin).

@@ -14,6 +14,7 @@ commands:
   seed-demo                    insert demo backup jobs and a demo client with every scope
   token --client ID [...]      mint an HS256 development token (see: bkrctl token --help)
   status ID [--json]           a backup request's journey: fields, every transition, its Backup
+  recover [--older-than 2m] [--limit 500]      re-publish requests stalled in Received or Allowed
   queues <stats|pause|resume|purge> ...        inspect and operate queues
   dead-letters <list|show|redrive|purge> ...   inspect and redrive dead letters
   help                         show this text
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
       return bkr::bkrctl::token(ctx, args);
     if (command == "status")
       return bkr::bkrctl::status(ctx, args);
+    if (command == "recover")
+      return bkr::bkrctl::recover(ctx, args);
     if (command == "queues")
       return bkr::bkrctl::queues(ctx, args);
     if (command == "dead-letters")
