@@ -11,4 +11,6 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx>=6.4)
 if(BKR_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
   find_package(valijson REQUIRED)
+  # Tests read proto/openapi.yaml to check real responses against it.
+  find_package(yaml-cpp REQUIRED)
 endif()

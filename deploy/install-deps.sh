@@ -15,6 +15,7 @@ build_pkgs=(
   libcpp-jwt-dev                          # JWT encode/verify (uses OpenSSL + nlohmann_json)
   catch2                                  # unit/integration test framework (v2)
   libvalijson-dev                         # JSON Schema validation in tests
+  libyaml-cpp-dev                         # tests read proto/openapi.yaml (YAML) to check responses
 )
 run_pkgs=(
   postgresql postgresql-contrib           # server for local runs and tests (pg_ctl, initdb, pgbench)

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 bash deploy/install-deps.sh
+# pm2 (package.json) for the end-to-end test that runs the stack under it.
+[ -x node_modules/.bin/pm2 ] || npm ci --no-audit --no-fund
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$(nproc)"
 build_done=$(date +%s)
