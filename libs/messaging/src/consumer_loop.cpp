@@ -98,8 +98,12 @@ void consumer_loop::loop() {
   using clock = std::chrono::steady_clock;
   auto next_reap = clock::now();
   auto idle_wait = options_.poll_min;
+  bool hinted = false;  // the last wait ended with a wake-up hint (a NOTIFY, a local publish)
   while (!stopping_) {
-    if (clock::now() >= next_reap) {
+    // A hinted wake-up claims first: reaping that fell due meanwhile waits one batch rather than delaying
+    // the start of the message just published (never more than one reap interval, so hints cannot starve it).
+    const auto now = clock::now();
+    if (now >= next_reap && (!hinted || now >= next_reap + options_.reap_interval)) {
       try {
         reap();
       } catch (const std::exception& e) {
@@ -107,6 +111,7 @@ void consumer_loop::loop() {
       }
       next_reap = clock::now() + options_.reap_interval;
     }
+    hinted = false;
     batch_report report;
     bool failed = false;
     try {
@@ -130,6 +135,7 @@ void consumer_loop::loop() {
     {
       std::unique_lock lock(mutex_);
       bool woken = cv_.wait_for(lock, wait, [&] { return woken_ || stopping_.load(); });
+      hinted = woken_;
       woken_ = false;
       if (woken)
         idle_wait = options_.poll_min;

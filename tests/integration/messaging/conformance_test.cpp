@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <set>
+#include <thread>
 
 using namespace std::chrono_literals;
 using bkr::messaging::delivery;
@@ -454,6 +455,47 @@ TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending
   c2->stop(1s);
   for (auto& [key, attempts] : next.all())
     CHECK(attempts == std::vector<int>{1});
+}
+
+TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message without spending an attempt",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  // While work flows a backend may claim the next batch before the current one is settled (the Postgres
+  // backend claims it in the settlement transaction); a stop in between must hand that batch back too.
+  TestType h;
+  std::atomic<bool> release{false};
+  std::atomic<int> hooks{0};
+  recorder r([&](const delivery&, handler_context& ctx) {
+    ctx.after_commit([&] {
+      if (hooks++ == 0)
+        wait_until([&] { return release.load(); }, 10s);  // parks the consumer right after its first batch
+    });
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 20; ++i)
+      p.publish(msg("c.stop-next", "n" + std::to_string(i)));
+  });
+  auto o = fast("c.stop-next");
+  o.batch_size = 5;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return hooks.load() > 0; }, 10s));
+  std::thread stopper([&] { c->stop(1s); });
+  release = true;
+  stopper.join();
+  auto s = stats_of(h, "c.stop-next");
+  CHECK(s.processed == r.deliveries());
+  CHECK(s.processed + s.ready == 20);
+  CHECK(s.leased == 0);
+
+  recorder next;
+  auto c2 = h.make_consumer(fast("c.stop-next"), next);
+  c2->start();
+  REQUIRE(wait_until([&] { return next.deliveries() == s.ready; }, 10s));
+  c2->stop(1s);
+  for (auto& [key, attempts] : next.all())
+    CHECK(attempts == std::vector<int>{1});
+  CHECK(stats_of(h, "c.stop-next").processed == 20);
 }
 
 TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after lease expiry",

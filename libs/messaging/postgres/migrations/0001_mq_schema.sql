@@ -19,7 +19,9 @@ CREATE TABLE mq.messages (
   occurred_at    timestamptz NOT NULL,
   trace_id       text NOT NULL DEFAULT '',
   producer       text NOT NULL DEFAULT '',
-  payload        jsonb NOT NULL,
+  -- json, not jsonb: the queue never looks inside a payload, and json stores the producer's text as
+  -- validated (no binary conversion on enqueue, none back to text on claim).
+  payload        json NOT NULL,
   dedup_key      text,
   enqueued_at    timestamptz NOT NULL DEFAULT now(),
   last_error     text
@@ -29,7 +31,8 @@ CREATE TABLE mq.messages (
 
 -- The claim reads only this partial index: O(batch) rows however many are leased.
 CREATE INDEX messages_ready ON mq.messages (queue, priority DESC, run_at, message_id) WHERE leased_until IS NULL;
--- The reaper finds expired leases per queue.
+-- The reaper finds expired leases per queue. The queue leads the key: an index on leased_until alone makes
+-- every queue's reaper walk the not yet vacuumed entries of all queues' finished messages.
 CREATE INDEX messages_leased ON mq.messages (queue, leased_until) WHERE leased_until IS NOT NULL;
 
 -- A (queue, dedup_key) seen once makes later publishes with it no-ops, also after the first message
@@ -52,7 +55,7 @@ CREATE TABLE mq.dead_letters (
   occurred_at    timestamptz NOT NULL,
   trace_id       text NOT NULL,
   producer       text NOT NULL,
-  payload        jsonb NOT NULL,
+  payload        json NOT NULL,
   dedup_key      text,
   attempts       integer NOT NULL,
   reason         text NOT NULL,

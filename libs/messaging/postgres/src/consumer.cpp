@@ -13,36 +13,63 @@
 namespace bkr::messaging::postgres {
 namespace {
 
-// The claim commits on its own (attempt counted, lease and fence set) so that a consumer dying during its
-// batch cannot make a poison message loop without spending attempts. synchronous_commit is off for it:
-// the settlement commit that follows is synchronous and flushes the claim's WAL with it; a claim lost
-// in a server crash only loses the lease, never a message.
-const std::string claim_sql = std::string(R"sql(
-WITH picked AS (
+// The claim body shared by both claim statements. Times come from statement_timestamp(): a claim issued at
+// the end of a long settlement transaction must not start its leases at that transaction's start (now()).
+const std::string claim_body = std::string(R"sql(
+picked AS (
   SELECT message_id FROM mq.messages
-  WHERE queue = $1 AND leased_until IS NULL AND run_at <= now()
+  WHERE queue = $1 AND leased_until IS NULL AND run_at <= statement_timestamp()
     AND NOT EXISTS (SELECT 1 FROM mq.queues q WHERE q.queue = $1 AND q.paused)
   ORDER BY priority DESC, run_at, message_id
   LIMIT $2
   FOR UPDATE SKIP LOCKED)
 UPDATE mq.messages m
-SET leased_until = now() + $3::bigint * interval '1 millisecond', lease_owner = $4,
+SET leased_until = statement_timestamp() + $3::bigint * interval '1 millisecond', lease_owner = $4,
     fence = m.fence + 1, attempt = m.attempt + 1
-FROM picked WHERE m.message_id = picked.message_id
+FROM picked%CFG% WHERE m.message_id = picked.message_id
 RETURNING m.fence, m.attempt, m.priority, (extract(epoch from m.run_at) * 1000)::bigint, )sql") +
-                              detail::envelope_columns;
+                               detail::envelope_columns;
+
+std::string with_cfg(const std::string& cfg) {
+  auto body = claim_body;
+  body.replace(body.find("%CFG%"), 5, cfg);
+  return body;
+}
+
+// A claim on its own (the first batch after an idle wait) runs as one autocommit statement: one round trip.
+// The claim commits on its own (attempt counted, lease and fence set) so that a consumer dying during its
+// batch cannot make a poison message loop without spending attempts. Its commit is asynchronous
+// (set_config(..., true) lasts until the statement's implicit transaction has committed): the settlement
+// commit that follows is synchronous and flushes the claim's WAL with it; a claim lost in a server crash
+// only loses the lease, never a message.
+const std::string claim_alone_sql =
+    "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS s)," + with_cfg(", cfg");
+
+// While work flows, the next batch is claimed inside the current settlement transaction (prefetch): it
+// commits with the settlement, synchronously, and saves a transaction and its round trips per batch.
+const std::string claim_next_sql = "WITH" + with_cfg("");
 
 constexpr const char* next_due_sql =
     "SELECT greatest(0, (extract(epoch from (min(run_at) - clock_timestamp())) * 1000)::bigint) "
     "FROM mq.messages WHERE queue = $1 AND leased_until IS NULL";
 
 // Locks the batch's rows for the whole settlement transaction, but only those still carrying the fence
-// of our claim: a row re-claimed or reaped since then is not ours any more (lease lost).
+// of our claim: a row re-claimed or reaped since then is not ours any more (lease lost). The same round
+// trip bounds how long the session may sit idle inside this transaction ($3, see run_batch).
 constexpr const char* lock_sql = R"sql(
-SELECT m.message_id::text FROM mq.messages m
-JOIN json_to_recordset($1::json) AS x(id uuid, f bigint) ON m.message_id = x.id AND m.fence = x.f
+WITH cfg AS (SELECT set_config('idle_in_transaction_session_timeout', $3, true) AS s)
+SELECT m.message_id::text FROM cfg, mq.messages m
+JOIN unnest($1::uuid[], $2::bigint[]) AS x(id, f) ON m.message_id = x.id AND m.fence = x.f
 ORDER BY m.message_id
 FOR UPDATE OF m
+)sql";
+
+// Prefetched leases not started when the consumer stops go back to ready without spending an attempt.
+constexpr const char* hand_back_sql = R"sql(
+UPDATE mq.messages m SET leased_until = NULL, lease_owner = NULL, fence = m.fence + 1,
+  attempt = greatest(m.attempt - 1, 0)
+FROM unnest($1::uuid[], $2::bigint[]) AS x(id, f)
+WHERE m.message_id = x.id AND m.fence = x.f
 )sql";
 
 // One statement settles the whole batch. Every id in it was locked under its fence by lock_sql.
@@ -115,13 +142,19 @@ ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + excluded.p
 )sql";
 
 // Prepared statement names; the pool's prepare() keeps a reference to the name it is given.
-const std::string claim_name = "bkr_mq_claim", next_due_name = "bkr_mq_next_due", reap_name = "bkr_mq_reap";
+const std::string claim_alone_name = "bkr_mq_claim", claim_next_name = "bkr_mq_claim_next",
+                  next_due_name = "bkr_mq_next_due", reap_name = "bkr_mq_reap";
 
-struct claimed {
-  delivery d;
-  long long fence = 0;
-  long long run_at_ms = 0;
-};
+std::string bigint_array(const std::vector<long long>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
 
 /// The handler's view of the settlement transaction. Publishes are buffered and written for the whole
 /// batch at its end; touching the transaction opens a savepoint so a failed message's writes can be undone
@@ -228,36 +261,57 @@ void consumer::reap() {
   }
 }
 
+std::vector<consumer::claimed> consumer::read_claim(const pqxx::result& r) const {
+  std::vector<claimed> batch;
+  batch.reserve(r.size());
+  for (const auto& row : r) {
+    claimed c;
+    c.fence = row[0].as<long long>();
+    c.d.queue = options_.queue;
+    c.d.priority = row[2].as<int>();
+    c.run_at_ms = row[3].as<long long>();
+    c.d.message = detail::envelope_from_row(row, 4);
+    c.d.message.attempt = row[1].as<int>();
+    batch.push_back(std::move(c));
+  }
+  return batch;
+}
+
+void consumer::on_exit() {
+  if (prefetched_.empty())
+    return;
+  std::vector<std::string> ids;
+  std::vector<long long> fences;
+  for (const auto& c : prefetched_) {
+    ids.push_back(c.d.message.message_id);
+    fences.push_back(c.fence);
+  }
+  prefetched_.clear();
+  bkr::storage::unit_of_work uow(pool_);
+  auto r = uow.tx().exec_params(hand_back_sql, detail::uuid_array(ids), bigint_array(fences));
+  uow.commit();
+  log_debug("handed back prefetched messages", {{"count", r.affected_rows()}});
+}
+
 consumer_loop::batch_report consumer::run_batch() {
   batch_report report;
   std::vector<claimed> batch;
-  {
+  if (!prefetched_.empty()) {
+    batch.swap(prefetched_);
+  } else {
     auto lease = pool_.acquire();
     try {
-      pqxx::work tx(lease.conn());
-      tx.exec0("SET LOCAL synchronous_commit TO OFF");
-      auto r = tx.exec_prepared(lease.prepare(claim_name, claim_sql), options_.queue,
+      pqxx::nontransaction tx(lease.conn());
+      auto r = tx.exec_prepared(lease.prepare(claim_alone_name, claim_alone_sql), options_.queue,
                                 static_cast<long long>(options_.batch_size),
                                 static_cast<long long>(options_.lease.count()), options_.name);
       if (r.empty()) {
         auto due = tx.exec_prepared(lease.prepare(next_due_name, next_due_sql), options_.queue);
-        tx.commit();
         if (!due.empty() && !due[0][0].is_null())
           report.next_due_in = std::chrono::milliseconds{due[0][0].as<long long>()};
         return report;
       }
-      tx.commit();
-      batch.reserve(r.size());
-      for (const auto& row : r) {
-        claimed c;
-        c.fence = row[0].as<long long>();
-        c.d.queue = options_.queue;
-        c.d.priority = row[2].as<int>();
-        c.run_at_ms = row[3].as<long long>();
-        c.d.message = detail::envelope_from_row(row, 4);
-        c.d.message.attempt = row[1].as<int>();
-        batch.push_back(std::move(c));
-      }
+      batch = read_claim(r);
     } catch (const pqxx::broken_connection&) {
       lease.discard();
       throw;
@@ -297,16 +351,19 @@ consumer_loop::batch_report consumer::run_batch() {
     auto& tx = uow.tx();
     // A consumer that hangs inside its transaction must not keep the rows locked forever: the server ends
     // a session idle in transaction for longer than the lease, which releases the rows to the reaper.
-    static const std::string timeout_name = "bkr_mq_idle_timeout", lock_name = "bkr_mq_lock",
-                             settle_name = "bkr_mq_settle";
-    tx.exec_prepared(
-        uow.prepare(timeout_name, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"),
-        std::to_string(std::max<long long>(1000, options_.lease.count())));
-    nlohmann::json pairs = nlohmann::json::array();
-    for (const auto& c : batch)
-      pairs.push_back({{"id", c.d.message.message_id}, {"f", c.fence}});
+    static const std::string lock_name = "bkr_mq_lock", settle_name = "bkr_mq_settle";
+    std::vector<std::string> ids;
+    std::vector<long long> fences;
+    ids.reserve(batch.size());
+    fences.reserve(batch.size());
+    for (const auto& c : batch) {
+      ids.push_back(c.d.message.message_id);
+      fences.push_back(c.fence);
+    }
     std::set<std::string> locked;
-    for (const auto& row : tx.exec_prepared(uow.prepare(lock_name, lock_sql), pairs.dump()))
+    for (const auto& row :
+         tx.exec_prepared(uow.prepare(lock_name, lock_sql), detail::uuid_array(ids), bigint_array(fences),
+                          std::to_string(std::max<long long>(1000, options_.lease.count()))))
       locked.insert(row[0].as<std::string>());
 
     std::vector<std::string> done;
@@ -388,7 +445,15 @@ consumer_loop::batch_report consumer::run_batch() {
     insert_messages(tx, publishes);
     s = tx.exec_prepared(uow.prepare(settle_name, settle_sql), detail::uuid_array(done), retries.dump(),
                          dead.dump(), detail::uuid_array(handed_back), options_.queue, options_.name);
+    // A full batch suggests more work: claim the next one in this transaction. Not when stopping (it
+    // would only be handed back) nor after a short batch (the queue is probably drained).
+    pqxx::result next;
+    if (!stopping() && batch.size() >= options_.batch_size)
+      next = tx.exec_prepared(uow.prepare(claim_next_name, claim_next_sql), options_.queue,
+                              static_cast<long long>(options_.batch_size),
+                              static_cast<long long>(options_.lease.count()), options_.name);
     uow.commit();
+    prefetched_ = read_claim(next);
     break;
   }
   for (auto& h : hooks) {

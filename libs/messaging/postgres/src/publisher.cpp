@@ -12,7 +12,7 @@ namespace {
 constexpr const char* insert_sql = R"sql(
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x(id uuid, q text, t text, v int, k text, o timestamptz,
-    tr text, p text, pl jsonb, pr smallint, d bigint, dk text)),
+    tr text, p text, pl json, pr smallint, d bigint, dk text)),
 fresh AS (
   INSERT INTO mq.dedup_keys (queue, dedup_key)
   SELECT DISTINCT q, dk FROM input WHERE dk IS NOT NULL

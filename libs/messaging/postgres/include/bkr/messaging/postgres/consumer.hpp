@@ -6,6 +6,7 @@
 #include "bkr/storage/connection_pool.hpp"
 
 #include <chrono>
+#include <vector>
 
 namespace bkr::messaging::postgres {
 
@@ -31,12 +32,24 @@ class consumer final : public consumer_loop {
  protected:
   batch_report run_batch() override;
   void reap() override;
+  /// Hands back a prefetched batch that will not run now (attempt refunded).
+  void on_exit() override;
 
  private:
+  /// A leased message as the claim returned it.
+  struct claimed {
+    delivery d;
+    long long fence = 0;
+    long long run_at_ms = 0;
+  };
+  std::vector<claimed> read_claim(const pqxx::result& r) const;
+
   bkr::storage::connection_pool& pool_;
   notifier* notifier_;
   pg_consumer_options pg_;
   std::chrono::steady_clock::time_point next_maintenance_{};
+  /// The next batch, claimed in the last settlement transaction while work was flowing. Loop thread only.
+  std::vector<claimed> prefetched_;
 };
 
 }  // namespace bkr::messaging::postgres
