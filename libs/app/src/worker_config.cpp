@@ -14,7 +14,7 @@ std::string executable_name(const worker_settings& settings) {
 std::vector<config::key> worker_config_keys(const worker_settings& settings) {
   using config::value_type;
   constexpr long long hour_ms = 3'600'000;
-  return {
+  std::vector<config::key> keys{
       {.name = "database.url",
        .required = true,
        .secret = true,
@@ -132,6 +132,8 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .min = 1,
        .max = 100000},
   };
+  keys.insert(keys.end(), settings.extra_keys.begin(), settings.extra_keys.end());
+  return keys;
 }
 
 result<worker_config> to_worker_config(const config::values& v) {

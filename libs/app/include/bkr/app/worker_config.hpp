@@ -24,6 +24,9 @@ struct worker_settings {
   std::string stage;                   ///< e.g. `create-request`; the executable is `bkr-<stage>`
   std::string queue;                   ///< the queue it consumes
   std::uint16_t default_ops_port = 0;  ///< ops.port default (9081..9084)
+  /// Keys this worker reads on top of the common ones (e.g. its outbound adapters'), validated, shown by
+  /// --help and --print-config, and accepted in the JSON file like every other key.
+  std::vector<config::key> extra_keys = {};
 };
 
 /// `bkr-<stage>`: the log `service`, the `producer` of published messages, the process name.
