@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -331,7 +332,18 @@ TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messag
 TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice while leases hold",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
+  // The first handlers wait (at most 10 s) until a second consumer thread is handling too, so the check that
+  // work was shared does not depend on how fast one consumer could drain the queue alone.
+  std::mutex seen_mutex;
+  std::condition_variable seen_cv;
+  std::set<std::thread::id> seen_threads;
   recorder r([&](const delivery& d, handler_context& ctx) {
+    {
+      std::unique_lock lock(seen_mutex);
+      seen_threads.insert(std::this_thread::get_id());
+      seen_cv.notify_all();
+      seen_cv.wait_for(lock, 10s, [&] { return seen_threads.size() >= 2; });
+    }
     h.record_effect(ctx, d.message.key);
     return handler_result::commit();
   });
