@@ -399,5 +399,4 @@ result<adapter_config> adapter_config_from(const config::values& values) {
   return c;
 }
 
-
 }  // namespace bkr::app

@@ -90,7 +90,8 @@ struct adapter_config {
 };
 
 /// Reads the adapter keys from values loaded with them (a worker's, via worker_settings::extra_keys; their
-/// variables are `BKR_JOB_SERVICE_MODE`, ...). An http mode without an http:// url is an error naming the key.
+/// variables are `BKR_JOB_SERVICE_MODE`, ...). An http mode without an http:// url is an error naming the
+/// key.
 result<adapter_config> adapter_config_from(const config::values& v);
 /// Loads adapter_config_keys() alone from the given sources.
 result<adapter_config> load_adapter_config(const config::sources& src);
