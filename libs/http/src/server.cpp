@@ -153,7 +153,7 @@ struct server::impl {
   asio::awaitable<void> serve(std::shared_ptr<connection> c);
   asio::awaitable<next_step> serve_one(std::shared_ptr<connection> c);
   asio::awaitable<bool> write(std::shared_ptr<connection> c, response r, request_identity ident,
-                              unsigned version, bool keep_alive);
+                              unsigned version, bool keep_alive, bool head_only = false);
   asio::awaitable<void> refuse(std::shared_ptr<connection> c);
   asio::awaitable<void> linger_close(std::shared_ptr<connection> c);
 
@@ -480,7 +480,7 @@ asio::awaitable<next_step> server::impl::serve_one(std::shared_ptr<connection> c
   if (early_answer) {
     const bool keep = client_keep_alive && after_early == next_step::keep_alive && !draining;
     rm->record(early_answer->status, started);
-    const bool written = co_await write(c, std::move(*early_answer), ident, version, keep);
+    const bool written = co_await write(c, std::move(*early_answer), ident, version, keep, m == method::head);
     if (!written)
       co_return next_step::close;
     co_return keep                         ? next_step::keep_alive
@@ -567,12 +567,12 @@ asio::awaitable<next_step> server::impl::serve_one(std::shared_ptr<connection> c
   const bool keep = client_keep_alive && !draining;
   // Recorded before the write, so a client that has its response also finds it counted.
   rm->record(res->status, started);
-  const bool written = co_await write(c, std::move(*res), ident, version, keep);
+  const bool written = co_await write(c, std::move(*res), ident, version, keep, m == method::head);
   co_return (written && keep) ? next_step::keep_alive : next_step::close;
 }
 
 asio::awaitable<bool> server::impl::write(std::shared_ptr<connection> c, response r, request_identity ident,
-                                          unsigned version, bool keep_alive) {
+                                          unsigned version, bool keep_alive, bool head_only) {
   bhttp::response<bhttp::string_body> out;
   out.version(version);
   out.result(r.status);
@@ -588,7 +588,14 @@ asio::awaitable<bool> server::impl::write(std::shared_ptr<connection> c, respons
   out.prepare_payload();
   error_code ec;
   c->stream.expires_after(opts.write_timeout);
-  co_await bhttp::async_write(c->stream, out, use_ec(ec));
+  if (head_only) {
+    // An answer to HEAD has the headers of the full answer (Content-Length included) and no body: a body
+    // would be read by the client as the start of the next response on a kept-alive connection.
+    bhttp::response_serializer<bhttp::string_body> serializer{out};
+    co_await bhttp::async_write_header(c->stream, serializer, use_ec(ec));
+  } else {
+    co_await bhttp::async_write(c->stream, out, use_ec(ec));
+  }
   co_return !ec;
 }
 
