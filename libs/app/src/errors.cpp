@@ -21,6 +21,8 @@ class app_category final : public std::error_category {
         return "dependency rejected the request";
       case errc::concurrent_update:
         return "concurrent update";
+      case errc::circuit_open:
+        return "circuit open";
     }
     return "unknown app error";
   }
@@ -35,7 +37,7 @@ const std::error_category& category() noexcept {
 
 bool is_transient(const std::error_code& ec) {
   if (ec.category() == category())
-    return ec == errc::dependency_unavailable || ec == errc::concurrent_update;
+    return ec == errc::dependency_unavailable || ec == errc::concurrent_update || ec == errc::circuit_open;
   return domain::is_transient(ec);
 }
 

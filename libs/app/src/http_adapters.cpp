@@ -62,7 +62,7 @@ class http_caller {
   /// first call goes alone (the probe) so a failing probe does not take the batch's other calls with it.
   std::vector<call_result> call_all(std::vector<http::client_request> requests,
                                     const std::function<bool(const call_result&)>& is_failure) {
-    std::vector<call_result> out(requests.size(), make_error(errc::dependency_unavailable, "circuit open"));
+    std::vector<call_result> out(requests.size(), make_error(errc::circuit_open, "circuit open"));
     std::size_t first = 0;
     if (!requests.empty() && breaker_.state() == breaker_state::half_open) {
       std::vector<std::size_t> probe{0};
@@ -180,6 +180,8 @@ struct http_backup_job_service::impl {
 
   /// What one answer means for the job, and whether it counts against the breaker.
   job_lookup interpret(const std::string& id, const call_result& r) const {
+    if (!r && r.error().code == errc::circuit_open)
+      return make_error(errc::circuit_open, "job service not asked: circuit open");
     if (!r)
       return make_error(errc::dependency_unavailable, "job service gave no answer: " + describe(r));
     if (r->status == 404)
@@ -292,6 +294,8 @@ void http_backup_interface::prepare(std::span<const domain::store_request> reque
     result<void> outcome;
     if (r && r->status >= 200 && r->status < 300) {
       outcome = {};
+    } else if (!r && r.error().code == errc::circuit_open) {
+      outcome = make_error(errc::circuit_open, "backup interface not called: circuit open");
     } else if (r && r->status >= 400 && r->status < 500 && !transient_status(r->status)) {
       outcome = make_error(errc::dependency_rejected,
                            "backup interface refused the store request: HTTP " + std::to_string(r->status));

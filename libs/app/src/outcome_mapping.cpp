@@ -12,6 +12,10 @@ messaging::handler_result to_handler_result(const result<stage_outcome>& r) {
     return messaging::handler_result::commit();
   const auto& e = r.error();
   auto reason = e.message.empty() ? e.code.message() : e.message;
+  // The call never went out: the message got no try, so waiting out an outage spends none of its attempts
+  // (the claim gate stops claiming meanwhile; what it claimed before noticing comes back a little later).
+  if (e.code == errc::circuit_open)
+    return messaging::handler_result::postpone(std::move(reason), circuit_open_postponement);
   if (is_transient(e.code))
     return messaging::handler_result::retry(std::move(reason));
   return messaging::handler_result::reject(std::move(reason));

@@ -196,6 +196,8 @@ std::set<std::string> broker::settle(const std::string& queue, const std::string
       ++s->fence;
       s->run_at = now + r.delay;
       s->last_error = r.error;
+      if (!r.attempt_spent && s->attempt > 0)
+        --s->attempt;
       ++counters_[queue].retried;
     }
     for (auto& r : st.dead) {
@@ -442,6 +444,11 @@ consumer_loop::batch_report consumer::run_batch() {
         hooks_by_id[id] = std::move(ctx.hooks);
         break;
       case outcome::retry: {
+        if (!r.attempt_spent) {
+          st.retries.push_back(
+              {id, c.fence, r.delay.value_or(std::chrono::milliseconds{0}), r.reason, false});
+          break;
+        }
         auto d = decide_retry(options_.retry, c.d.message.attempt, r.delay, random_unit());
         if (d.dead_letter)
           st.dead.push_back(

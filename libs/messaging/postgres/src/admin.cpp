@@ -41,7 +41,9 @@ dead_letter dead_letter_from_row(const pqxx::row& row) {
   d.last_error = row[4].as<std::string>();
   d.first_seen = detail::epoch_ms(row[5]);
   d.last_seen = detail::epoch_ms(row[6]);
-  d.message = detail::envelope_from_row(row, 7);
+  // A payload the parser refuses is what got it dead-lettered: show its text rather than fail the listing.
+  std::string unreadable;
+  d.message = detail::envelope_from_row(row, 7, &unreadable);
   d.message.attempt = attempts;
   return d;
 }

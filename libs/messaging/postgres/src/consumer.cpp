@@ -78,8 +78,9 @@ WITH done AS (
   DELETE FROM mq.messages WHERE message_id = ANY($1::uuid[]) RETURNING 1),
 retried AS (
   UPDATE mq.messages m SET leased_until = NULL, lease_owner = NULL, fence = m.fence + 1,
-    run_at = clock_timestamp() + x.d * interval '1 millisecond', last_error = x.e
-  FROM json_to_recordset($2::json) AS x(id uuid, d bigint, e text)
+    run_at = clock_timestamp() + x.d * interval '1 millisecond', last_error = x.e,
+    attempt = greatest(m.attempt - coalesce(x.a, 0), 0)
+  FROM json_to_recordset($2::json) AS x(id uuid, d bigint, e text, a int)
   WHERE m.message_id = x.id RETURNING 1),
 dead AS (
   DELETE FROM mq.messages m USING json_to_recordset($3::json) AS x(id uuid, r text, e text)
@@ -270,7 +271,7 @@ std::vector<consumer::claimed> consumer::read_claim(const pqxx::result& r) const
     c.d.queue = options_.queue;
     c.d.priority = row[2].as<int>();
     c.run_at_ms = row[3].as<long long>();
-    c.d.message = detail::envelope_from_row(row, 4);
+    c.d.message = detail::envelope_from_row(row, 4, &c.unreadable);
     c.d.message.attempt = row[1].as<int>();
     batch.push_back(std::move(c));
   }
@@ -328,20 +329,28 @@ consumer_loop::batch_report consumer::run_batch() {
   report.claimed = batch.size();
   ++batches_;
 
+  // Verdicts fixed without running the handler (again): a payload that could not be parsed is rejected at
+  // once; messages whose handler left the transaction unusable (libpqxx closes a transaction on any SQL
+  // error, so no savepoint can rescue it) get theirs after the batch is rolled back, and it runs again in a
+  // new transaction without them; every pass fixes one more verdict.
+  std::map<std::string, handler_result> fixed;
   std::vector<delivery> deliveries;
   deliveries.reserve(batch.size());
-  for (const auto& c : batch)
-    deliveries.push_back(c.d);
+  for (const auto& c : batch) {
+    if (c.unreadable.empty()) {
+      deliveries.push_back(c.d);
+      continue;
+    }
+    fixed[c.d.message.message_id] = handler_result::reject("payload is not readable JSON: " + c.unreadable);
+    log_error("payload is not readable JSON: dead-lettered",
+              {{"message_id", c.d.message.message_id}, {"error", c.unreadable}});
+  }
   try {
     handler_.prepare(deliveries);
   } catch (const std::exception& e) {
     log_warn("prepare failed", {{"error", e.what()}});
   }
 
-  // Verdicts fixed without running the handler again: messages whose handler left the transaction
-  // unusable (libpqxx closes a transaction on any SQL error, so no savepoint can rescue it). Such a batch
-  // is rolled back and run again in a new transaction without them; every pass fixes one more verdict.
-  std::map<std::string, handler_result> fixed;
   pqxx::result s;
   std::vector<std::function<void()>> hooks;
   std::uint64_t lost = 0;
@@ -424,6 +433,13 @@ consumer_loop::batch_report consumer::run_batch() {
           done.push_back(id);
           break;
         case outcome::retry: {
+          if (!r.attempt_spent) {  // postponed: the claim's attempt is given back ("a": 1)
+            retries.push_back({{"id", id},
+                               {"d", r.delay.value_or(std::chrono::milliseconds{0}).count()},
+                               {"e", r.reason},
+                               {"a", 1}});
+            break;
+          }
           auto d = decide_retry(options_.retry, c.d.message.attempt, r.delay, random_unit());
           if (d.dead_letter)
             dead.push_back({{"id", id},

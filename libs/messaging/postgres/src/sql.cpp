@@ -18,7 +18,7 @@ timestamp epoch_ms(const pqxx::field& f) {
   return timestamp{std::chrono::milliseconds{f.as<long long>()}};
 }
 
-envelope envelope_from_row(const pqxx::row& row, int first) {
+envelope envelope_from_row(const pqxx::row& row, int first, std::string* payload_error) {
   envelope e;
   e.message_id = row[first].as<std::string>();
   e.type = row[first + 1].as<std::string>();
@@ -27,7 +27,17 @@ envelope envelope_from_row(const pqxx::row& row, int first) {
   e.occurred_at = epoch_ms(row[first + 4]);
   e.trace_id = row[first + 5].as<std::string>();
   e.producer = row[first + 6].as<std::string>();
-  e.payload = nlohmann::json::parse(row[first + 7].c_str());
+  const char* payload = row[first + 7].c_str();
+  if (payload_error == nullptr) {
+    e.payload = nlohmann::json::parse(payload);
+    return e;
+  }
+  try {
+    e.payload = nlohmann::json::parse(payload);
+  } catch (const nlohmann::json::exception& error) {
+    *payload_error = error.what();
+    e.payload = payload;
+  }
   return e;
 }
 

@@ -15,7 +15,10 @@ namespace bkr::messaging::postgres::detail {
 std::string uuid_array(const std::vector<std::string>& ids);
 
 /// Envelope columns as selected by message_columns / dead_letter_columns, starting at `first`.
-envelope envelope_from_row(const pqxx::row& row, int first);
+/// A `json` column holds any text the JSON grammar allows, also text the parser refuses (a number beyond
+/// the range of a double such as 1e999, an unpaired surrogate escape). With `payload_error`, such a payload
+/// becomes the JSON string of its text and the parser's message goes to *payload_error; without, it throws.
+envelope envelope_from_row(const pqxx::row& row, int first, std::string* payload_error = nullptr);
 
 /// Timestamp column as epoch milliseconds (avoids any dependence on the session's TimeZone).
 timestamp epoch_ms(const pqxx::field& f);

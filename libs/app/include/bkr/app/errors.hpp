@@ -12,10 +12,11 @@ namespace bkr::app {
 enum class errc {
   unknown_request = 1,     ///< no backup request has that id; permanent
   unexpected_message,      ///< the message's type or schema version is not what this queue carries; permanent
-  dependency_unavailable,  ///< an outside service gave no usable answer (timeout, 5xx, circuit open);
-                           ///< transient
+  dependency_unavailable,  ///< an outside service gave no usable answer (timeout, 5xx); transient
   dependency_rejected,  ///< an outside service refused the request for good (a 4xx other than 404); permanent
   concurrent_update,    ///< another worker changed the request between read and write; transient
+  circuit_open,         ///< the call was not made: the dependency's circuit is open; transient, and the
+                        ///< message is postponed without spending an attempt
 };
 
 const std::error_category& category() noexcept;
@@ -27,8 +28,8 @@ inline bkr::error make_error(errc e, std::string message) {
 }
 
 /// True when waiting may make the failure go away, so the message is retried: the domain's `too_early`,
-/// and `dependency_unavailable` and `concurrent_update` here. Every other expected failure is permanent and
-/// its message is dead-lettered with the error's text as the reason.
+/// and `dependency_unavailable`, `concurrent_update` and `circuit_open` here. Every other expected failure is
+/// permanent and its message is dead-lettered with the error's text as the reason.
 bool is_transient(const std::error_code& ec);
 
 }  // namespace bkr::app

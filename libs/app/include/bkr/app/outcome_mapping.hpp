@@ -5,13 +5,19 @@
 #include "bkr/common/error.hpp"
 #include "bkr/messaging/handler.hpp"
 
+#include <chrono>
 #include <exception>
 #include <functional>
 
 namespace bkr::app {
 
+/// How long a message whose dependency's circuit was open waits before it may be claimed again.
+inline constexpr std::chrono::milliseconds circuit_open_postponement{1000};
+
 /// - any stage_outcome (applied, already_done, lost_race) -> commit: redeliveries and lost races are
 ///   acknowledged, never errors;
+/// - circuit_open (the call was not made) -> postpone by circuit_open_postponement without spending an
+///   attempt;
 /// - a transient expected error (app::is_transient: domain too_early, dependency_unavailable,
 ///   concurrent_update) -> retry with the error's message (the backend applies the backoff);
 /// - any other expected error (bad payload, unknown request, invalid transition, ...) -> reject with the

@@ -26,6 +26,7 @@ struct delivery {
 enum class outcome {
   commit,  ///< done: the message is retired together with the handler's writes and publishes
   retry,   ///< transient failure: try again later (backoff), dead-letter once attempts are exhausted
+           ///< (unless the attempt was not spent: see handler_result::postpone)
   reject,  ///< permanent failure: dead-letter now with the reason
 };
 
@@ -34,10 +35,18 @@ struct handler_result {
   outcome kind = outcome::commit;
   std::string reason;                              ///< retry: last error; reject: dead-letter reason
   std::optional<std::chrono::milliseconds> delay;  ///< retry only: overrides the backoff
+  /// retry only: false when the message got no real try (a required dependency is known to be down, e.g.
+  /// its circuit is open): the attempt counted at claim is given back, so waiting out an outage never
+  /// exhausts a message's attempts.
+  bool attempt_spent = true;
 
   static handler_result commit() { return {}; }
   static handler_result retry(std::string reason, std::optional<std::chrono::milliseconds> delay = {}) {
     return {outcome::retry, std::move(reason), delay};
+  }
+  /// Back on the queue after `delay` without spending an attempt (never dead-lettered for it).
+  static handler_result postpone(std::string reason, std::chrono::milliseconds delay) {
+    return {outcome::retry, std::move(reason), delay, false};
   }
   static handler_result reject(std::string reason) { return {outcome::reject, std::move(reason), {}}; }
 };

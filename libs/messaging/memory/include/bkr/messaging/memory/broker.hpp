@@ -73,6 +73,7 @@ class broker final : public admin {
     std::uint64_t fence = 0;
     std::chrono::milliseconds delay{0};
     std::string error;
+    bool attempt_spent = true;  ///< false: postponed, the claim's attempt is given back
   };
   struct rejected {
     std::string id;

@@ -6,6 +6,7 @@
 #include "bkr/storage/connection_pool.hpp"
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 namespace bkr::messaging::postgres {
@@ -41,6 +42,9 @@ class consumer final : public consumer_loop {
     delivery d;
     long long fence = 0;
     long long run_at_ms = 0;
+    /// Why the payload could not be parsed (empty: it could). Such a message is dead-lettered without
+    /// running the handler; it must not fail the batch it was claimed with.
+    std::string unreadable;
   };
   std::vector<claimed> read_claim(const pqxx::result& r) const;
 
