@@ -10,21 +10,14 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/pg-common.sh"
+. "$root/bench/bench-pg.sh"
 
 duration=${BKR_BENCH_DURATION:-20s}
 connections=${BKR_BENCH_CONNECTIONS:-64}
 wrk_threads=${BKR_BENCH_WRK_THREADS:-2}
 lua="$root/bench/ingest.lua"
 
-if [ -n "${BKR_BENCH_BUILD_DIR:-}" ]; then
-  build=$BKR_BENCH_BUILD_DIR
-  [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-else
-  build=$root/build/release
-  [ -f "$build/CMakeCache.txt" ] || (cd "$root" && cmake --preset release >/dev/null)
-fi
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" ||
-  echo "warning: $build is not a Release build; figures will not be representative" >&2
+bench_select_build
 echo "== building bkr-receive-request, bkr-http-noop and bkrctl in $build" >&2
 cmake --build "$build" --target bkr-receive-request bkr-http-noop bkrctl -j2 >/dev/null
 service_bin="$build/services/receive-request/bkr-receive-request"
@@ -32,41 +25,17 @@ noop_bin="$build/tools/http-noop/bkr-http-noop"
 bkrctl="$build/tools/bkrctl/bkrctl"
 
 work=$(mktemp -d /tmp/bkr-bench-ingest.XXXXXX)
-# The data directory must be reachable by the postgres OS user, so it is not inside $work (mode 700).
-datadir=$(mktemp -d /tmp/bkr-bench-ingest-pg.XXXXXX)
-[ "$(id -u)" -eq 0 ] && chown postgres: "$datadir"
-chmod 700 "$datadir"
 service_pid=""
 noop_pid=""
-cleanup() {
+bench_cleanup_extra() {
   [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
   [ -n "$noop_pid" ] && kill "$noop_pid" 2>/dev/null && wait "$noop_pid" 2>/dev/null || true
-  pg_stop "$datadir" fast >/dev/null 2>&1 || pg_stop "$datadir" immediate >/dev/null 2>&1 || true
-  rm -rf "$work" "$datadir"
+  rm -rf "$work"
 }
-trap cleanup EXIT
-
-port=$(pg_free_port)
-pg_init_cluster "$datadir" "$port"
-# Bench cluster only (fsync and synchronous_commit stay on, as bench/queue.sh): WAL sized so that no
-# checkpoint falls inside a measurement and kept for recycling, so the run writes into recycled segments as a
-# long-running server does instead of zero-filling a new 16 MB segment every few thousand requests.
-cat >>"$datadir/postgresql.conf" <<CONF
-max_wal_size = 4GB
-min_wal_size = 2GB
-checkpoint_timeout = 30min
-CONF
-pg_start "$datadir" "$datadir/server.log"
-admin="host=127.0.0.1 port=$port user=postgres dbname=postgres"
-db="host=127.0.0.1 port=$port user=postgres dbname=bench"
-psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE bench"
-BKR_DATABASE_URL="$db" "$bkrctl" migrate >/dev/null
+bench_pg_start ingest
+datadir=$bench_pg_datadir
+db=$bench_pg_db
 BKR_DATABASE_URL="$db" "$bkrctl" seed-demo >/dev/null
-echo "== Postgres $(psql -X -At "$db" -c 'SHOW server_version') on 127.0.0.1:$port," \
-  "synchronous_commit=$(psql -X -At "$db" -c 'SHOW synchronous_commit'), fsync=$(psql -X -At "$db" -c 'SHOW fsync')" >&2
-echo "== WAL warm-up (~1 GB written once, then CHECKPOINT)" >&2
-psql -X -q -v ON_ERROR_STOP=1 "$db" -c "CREATE TABLE bench_warm AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 4000000) g" \
-  -c "DROP TABLE bench_warm" -c "CHECKPOINT"
 
 secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 token=$(BKR_AUTH_HS256_SECRET=$secret "$bkrctl" token --client demo-client --ttl 2h)
@@ -86,7 +55,7 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$ops_port/readyz" >/dev/null || { echo "service not ready" >&2; cat "$work/service.log" >&2; exit 1; }
 
-field() { sed -n "s/.*\b$1=\([-0-9.]*\).*/\1/p" <<<"$2"; }
+field() { bench_field "$@"; }
 run_wrk() {  # URL PATH DURATION -> WRK line
   BKR_BENCH_TOKEN=$token BKR_BENCH_PATH=$2 wrk -t"$wrk_threads" -c"$connections" -d"$3" --latency -s "$lua" "$1" |
     grep '^WRK '
@@ -95,11 +64,9 @@ metric() { curl -fs "http://127.0.0.1:$ops_port/metrics" | awk -v s="$1" '$1 == 
 per_s() { awk -v n="$1" -v us="$2" 'BEGIN {printf "%.0f", n / (us / 1e6)}'; }
 ms() { awk -v us="$1" 'BEGIN {printf "%.2f", us / 1000}'; }
 
-# CPU time (user + system) of a set of processes, in clock ticks: per-request CPU cost is steadier than
-# wall-clock rates on a machine shared with other work.
-ticks() { local t=0 v; for p in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null); t=$((t + ${v:-0})); done; echo "$t"; }
-pg_pids() { local pm; pm=$(head -1 "$datadir/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
-us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}'; }
+ticks() { bench_ticks "$@"; }
+pg_pids() { bench_pg_pids; }
+us_per() { bench_us_per "$@"; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== warm-up (3 s) against the service" >&2

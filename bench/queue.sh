@@ -17,31 +17,10 @@ cmake --build "$build" --target bkrctl bkr_mq_bench -j2 >/dev/null
 bench_bin="$build/libs/messaging/bkr_mq_bench"
 bkrctl="$build/tools/bkrctl/bkrctl"
 
-datadir=$(mktemp -d /tmp/bkr-bench-pg.XXXXXX)
-[ "$(id -u)" -eq 0 ] && chown postgres: "$datadir"
-chmod 700 "$datadir"
-cleanup() { pg_stop "$datadir" fast >/dev/null 2>&1 || pg_stop "$datadir" immediate >/dev/null 2>&1 || true; rm -rf "$datadir"; }
-trap cleanup EXIT
-port=$(pg_free_port)
-pg_init_cluster "$datadir" "$port"
-# Bench cluster only (fsync and synchronous_commit stay on): WAL sized so that no checkpoint falls inside a
-# measurement, and kept for recycling (min_wal_size) so the run writes into recycled WAL segments as a
-# long-running server does, instead of zero-filling a new 16 MB segment every few thousand messages.
-cat >>"$datadir/postgresql.conf" <<CONF
-max_wal_size = 4GB
-min_wal_size = 2GB
-checkpoint_timeout = 30min
-CONF
-pg_start "$datadir" "$datadir/server.log"
-admin="host=127.0.0.1 port=$port user=postgres dbname=postgres"
-db="host=127.0.0.1 port=$port user=postgres dbname=bench"
-psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE bench"
-BKR_DATABASE_URL="$db" "$bkrctl" migrate >/dev/null
-echo "== Postgres $(psql -X -At "$db" -c 'SHOW server_version') on 127.0.0.1:$port, synchronous_commit=$(psql -X -At "$db" -c 'SHOW synchronous_commit')" >&2
-
-# Warm-up: write ~1 GB of WAL once and checkpoint, so later WAL goes into recycled segments.
-psql -X -q -v ON_ERROR_STOP=1 "$db" -c "CREATE TABLE bench_warm AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 4000000) g" \
-  -c "DROP TABLE bench_warm" -c "CHECKPOINT"
+. "$root/bench/bench-pg.sh"
+bench_pg_start queue
+datadir=$bench_pg_datadir
+db=$bench_pg_db
 
 # Storage ceiling: batched inserts of 100 narrow rows per transaction from 2 clients.
 psql -X -q -v ON_ERROR_STOP=1 "$db" -c "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, payload jsonb NOT NULL)"
@@ -51,7 +30,7 @@ tps=$("$(pg_bindir)/pgbench" -n -c 2 -j 2 -T "$pgbench_seconds" -f "$script" "$d
 rm -f "$script"
 pg_ceiling=$(awk -v t="$tps" 'BEGIN {printf "%.0f", t * 100}')
 
-field() { sed -n "s/.*\b$1=\([-0-9.]*\).*/\1/p" <<<"$2"; }
+field() { bench_field "$@"; }
 
 echo "== bulk enqueue ($n messages, COPY and multi-row INSERT in 10k transactions)" >&2
 out=$("$bench_bin" "$db" bulk "$n"); bulk_copy=$(field bulk_copy_per_s "$out"); bulk_insert=$(field bulk_insert_per_s "$out")

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: the real executables (bkr-receive-request, the four workers and the fake backup
+# interface, release build) on a private Postgres cluster with synchronous_commit on, everything on this
+# machine. Three phases, each followed until every request of the phase is Succeeded:
+#   max   wrk at 64 connections, as fast as the service answers: end-to-end throughput 202 -> Sent and
+#         202 -> Succeeded, CPU time per request of every process;
+#   half  a fixed rate of half the measured Sent throughput: latency accept -> Sent p50 / p99;
+#   1000  a fixed 1,000 requests/s: latency accept -> Sent p50 / p99.
+# Then checks that every request reached Succeeded through each transition once and that mq is empty, prints
+# peak RSS per process and a last line RESULT ...
+#   bench/pipeline.sh
+# env: BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
+#      the length of each phase), BKR_BENCH_CONNECTIONS (64), BKR_BENCH_WRK_THREADS (2)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/deploy/pg-common.sh"
+. "$root/bench/bench-pg.sh"
+
+duration=${BKR_BENCH_DURATION:-20s}
+connections=${BKR_BENCH_CONNECTIONS:-64}
+wrk_threads=${BKR_BENCH_WRK_THREADS:-2}
+lua="$root/bench/ingest.lua"
+
+bench_select_build
+names=(bkr-receive-request bkr-create-request bkr-check-allowed bkr-send-to-interface bkr-receive-status
+  bkr-fake-backup-interface)
+exes=(services/receive-request services/create-request services/check-allowed services/send-to-interface
+  services/receive-status tools/fake-backup-interface)
+echo "== building the pipeline and bkrctl in $build" >&2
+cmake --build "$build" --target "${names[@]}" bkrctl -j2 >/dev/null
+bkrctl="$build/tools/bkrctl/bkrctl"
+
+work=$(mktemp -d /tmp/bkr-bench-pipeline.XXXXXX)
+declare -A pid=()
+bench_cleanup_extra() {
+  local p
+  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pid[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+bench_pg_start pipeline
+db=$bench_pg_db
+BKR_DATABASE_URL="$db" "$bkrctl" seed-demo >/dev/null
+sql() { psql -X -At -v ON_ERROR_STOP=1 "$db" -c "$1"; }
+
+secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token=$(BKR_AUTH_HS256_SECRET=$secret "$bkrctl" token --client demo-client --ttl 2h)
+http_port=$(pg_free_port)
+declare -A ops=()
+for name in "${names[@]}"; do
+  port=$(pg_free_port)
+  while [ "$port" = "$http_port" ] || grep -qw "$port" <<<"${ops[*]:-}"; do port=$(pg_free_port); done
+  ops[$name]=$port
+done
+
+echo "== starting ${names[*]}" >&2
+for i in "${!names[@]}"; do
+  name=${names[$i]}
+  extra=()
+  case $name in
+    bkr-receive-request)
+      extra=(BKR_HTTP_PORT="$http_port" BKR_AUTH_ALGORITHMS=HS256 BKR_AUTH_HS256_SECRET="$secret") ;;
+    # The storage provider's stand-in answers at once: the benchmark measures our pipeline, not a provider.
+    bkr-fake-backup-interface) extra=(BKR_FAKE_REPLY_DELAY=0ms BKR_HTTP_ENABLED=false) ;;
+  esac
+  env BKR_DATABASE_URL="$db" BKR_OPS_PORT="${ops[$name]}" BKR_LOG_LEVEL=warn "${extra[@]}" \
+    "$build/${exes[$i]}/$name" >"$work/$name.log" 2>&1 &
+  pid[$name]=$!
+done
+for name in "${names[@]}"; do
+  deadline=$((SECONDS + 30))
+  until curl -fs "http://127.0.0.1:${ops[$name]}/readyz" >/dev/null 2>&1; do
+    kill -0 "${pid[$name]}" 2>/dev/null || { echo "$name exited:" >&2; cat "$work/$name.log" >&2; exit 1; }
+    [ $SECONDS -lt $deadline ] || { echo "$name is not ready after 30 s" >&2; cat "$work/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+done
+
+# load TAG DURATION [RATE] -> the WRK line; every request's backupDataLocation starts with /TAG/.
+load() {
+  local c=$connections
+  [ -n "${3:-}" ] && [ "$3" -le 2000 ] && c=16
+  BKR_BENCH_TOKEN=$token BKR_BENCH_TAG=$1 BKR_BENCH_RATE=${3:-} BKR_BENCH_THREADS=$wrk_threads \
+    wrk -t"$wrk_threads" -c"$c" -d"$2" --latency -s "$lua" "http://127.0.0.1:$http_port" | grep '^WRK '
+}
+# settle TAG: waits (at most 5 minutes) until every request answered 202 so far is Succeeded, read from
+# ReceiveStatus' counter of applied replies (polling the database would cost Postgres CPU and skew the figures).
+settle() {
+  local deadline=$((SECONDS + 300)) target applied
+  target=$(served)
+  while :; do
+    applied=$(curl -fs "http://127.0.0.1:${ops[bkr-receive-status]}/metrics" |
+      awk '$1 == "bkr_stage_outcomes_total{queue=\"backup-interface.store-status\",outcome=\"applied\"}" {print $2}')
+    [ "${applied:-0}" -ge "$target" ] && return 0
+    if [ $SECONDS -ge $deadline ]; then
+      echo "phase $1: only ${applied:-0} of $target requests Succeeded after 5 minutes" >&2
+      sql "SELECT status_type_code, count(*) FROM backup_request GROUP BY 1" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+served() { curl -fs "http://127.0.0.1:${ops[bkr-receive-request]}/metrics" |
+  awk '$1 == "bkr_http_requests_total{route=\"/api/backup-requests\",method=\"POST\",status=\"202\"}" {print $2}'; }
+# phase TAG DURATION [RATE]: runs the load and sets phase_line (the WRK line) and phase_n (its 202s, from the
+# server's counter: a request has no row before CreateRequest has handled it).
+phase() {
+  local before
+  before=$(served)
+  phase_line=$(load "$@")
+  phase_n=$(( $(served) - before ))
+}
+# in_db TAG: the phase's requests in the database.
+in_db() { sql "SELECT count(*) FROM backup_request WHERE prepared_data_path_name LIKE '/$1/%'"; }
+# latency TAG: "p50 p99" of accept -> Sent in ms.
+latency() {
+  sql "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ' ' ||
+              round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1)
+       FROM (SELECT extract(epoch FROM sent_to_interface_timestamp - accepted_timestamp) * 1000 AS d
+             FROM backup_request WHERE prepared_data_path_name LIKE '/$1/%') t"
+}
+# rate TAG COLUMN: requests per second from the phase's first acceptance to its last COLUMN timestamp.
+rate() {
+  sql "SELECT round(count(*) / greatest(extract(epoch FROM max($2) - min(accepted_timestamp)), 0.001))
+       FROM backup_request WHERE prepared_data_path_name LIKE '/$1/%'"
+}
+all_pids() { echo "${pid[@]}" $(bench_pg_pids); }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== warm-up (3 s at full load)" >&2
+phase warm 3s
+settle warm
+
+echo "== max: wrk -t$wrk_threads -c$connections -d$duration, then until every request is Succeeded" >&2
+declare -A t0=()
+for name in "${names[@]}"; do t0[$name]=$(bench_ticks "${pid[$name]}"); done
+pg_t0=$(bench_ticks $(bench_pg_pids))
+phase max "$duration"
+max_line=$phase_line
+max_n=$phase_n
+settle max
+total_ours=0
+declare -A cpu=()
+for name in "${names[@]}"; do
+  cpu[$name]=$(( $(bench_ticks "${pid[$name]}") - t0[$name] ))
+  [ "$name" = bkr-fake-backup-interface ] || total_ours=$((total_ours + cpu[$name]))
+done
+pg_ticks=$(( $(bench_ticks $(bench_pg_pids)) - pg_t0 ))
+max_db=$(in_db max)
+sent_per_s=$(rate max sent_to_interface_timestamp)
+succeeded_per_s=$(rate max reply_timestamp)
+accept_per_s=$(awk -v n="$(bench_field requests "$max_line")" -v us="$(bench_field duration_us "$max_line")" \
+  'BEGIN {printf "%.0f", n / (us / 1e6)}')
+cpu_ms=$(awk -v t=$((total_ours + pg_ticks)) -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+cpu_fake_ms=$(awk -v t="${cpu[bkr-fake-backup-interface]}" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+read -r max_p50 max_p99 <<<"$(latency max)"
+
+half=$((sent_per_s / 2))
+echo "== half: a fixed $half requests/s for $duration" >&2
+phase half "$duration" "$half"
+half_line=$phase_line
+half_n=$phase_n
+settle half
+read -r half_p50 half_p99 <<<"$(latency half)"
+half_rate=$(awk -v n="$half_n" -v us="$(bench_field duration_us "$half_line")" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
+
+echo "== 1000: a fixed 1000 requests/s for $duration" >&2
+phase k1 "$duration" 1000
+k_line=$phase_line
+k_n=$phase_n
+settle k1
+read -r k_p50 k_p99 <<<"$(latency k1)"
+k_rate=$(awk -v n="$k_n" -v us="$(bench_field duration_us "$k_line")" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+declare -A rss=()
+worker_rss=0
+for name in "${names[@]}"; do
+  rss[$name]=$(bench_hwm_mb "${pid[$name]}")
+  case $name in bkr-create-request | bkr-check-allowed | bkr-send-to-interface | bkr-receive-status)
+    worker_rss=$(awk -v a="$worker_rss" -v b="${rss[$name]}" 'BEGIN {print (b > a) ? b : a}') ;;
+  esac
+done
+
+# Correctness of the run: every request Succeeded through its five transitions, each once; nothing queued.
+total=$(sql "SELECT count(*) FROM backup_request")
+succeeded=$(sql "SELECT count(*) FROM backup_request WHERE status_type_code = 'Succeeded'")
+dup=$(sql "SELECT count(*) FROM (SELECT 1 FROM backup_request_history GROUP BY backup_request_id, to_status HAVING count(*) > 1) d")
+transitions=$(sql "SELECT count(*) FROM backup_request_history")
+backups=$(sql "SELECT count(*) FROM backup")
+left=$(sql "SELECT count(*) FROM mq.messages")
+verdict=ok
+if [ "$succeeded" != "$total" ] || [ "$dup" != 0 ] || [ "$backups" != "$total" ] || [ "$left" != 0 ] ||
+   [ "$max_db" != "$max_n" ]; then verdict=MISMATCH; fi
+
+printf '\n%-60s %12s %10s\n' "measurement" "value" "target"
+printf '%-60s %12s %10s\n' "max: accepted (202) requests/s during the load" "$accept_per_s" "-"
+printf '%-60s %12s %10s\n' "max: sustained 202 -> Sent (requests/s)" "$sent_per_s" ">=10000"
+printf '%-60s %12s %10s\n' "max: sustained 202 -> Succeeded (requests/s)" "$succeeded_per_s" "-"
+printf '%-60s %12s %10s\n' "max: accept -> Sent p50 / p99 (ms)" "$max_p50 / $max_p99" "-"
+printf '%-60s %12s %10s\n' "max: requests (202s served / in the database)" "$max_n / $max_db" "equal"
+printf '%-60s %12s %10s\n' "half: rate achieved (requests/s)" "$half_rate" "$half"
+printf '%-60s %12s %10s\n' "half: accept -> Sent p50 (ms)" "$half_p50" "-"
+printf '%-60s %12s %10s\n' "half: accept -> Sent p99 (ms)" "$half_p99" "<=100"
+printf '%-60s %12s %10s\n' "1000/s: rate achieved (requests/s)" "$k_rate" "1000"
+printf '%-60s %12s %10s\n' "1000/s: accept -> Sent p50 (ms)" "$k_p50" "-"
+printf '%-60s %12s %10s\n' "1000/s: accept -> Sent p99 (ms)" "$k_p99" "<=20"
+printf '%-60s %12s %10s\n' "CPU per request, our 5 processes + Postgres (ms)" "$cpu_ms" "<=0.15"
+for name in "${names[@]}"; do
+  printf '%-60s %12s %10s\n' "  CPU per request: $name (ms)" \
+    "$(awk -v t="${cpu[$name]}" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')" "-"
+done
+printf '%-60s %12s %10s\n' "  CPU per request: Postgres, all processes (ms)" \
+  "$(awk -v t="$pg_ticks" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')" "-"
+for name in "${names[@]}"; do
+  target="-"
+  case $name in bkr-create-request | bkr-check-allowed | bkr-send-to-interface | bkr-receive-status) target="<=32" ;; esac
+  printf '%-60s %12s %10s\n' "peak RSS $name (MB)" "${rss[$name]}" "$target"
+done
+printf '%-60s %12s %10s\n' "requests Succeeded / in all" "$succeeded / $total" "equal"
+printf '%-60s %12s %10s\n' "history rows / duplicate transitions / Backups" "$transitions / $dup / $backups" "5n / 0 / n"
+printf '%-60s %12s %10s\n' "messages left in mq" "$left" "0"
+echo "load average before: $load_before; after: $load_after ($(nproc) CPUs shared by wrk, Postgres and every process)"
+echo "fake interface (not counted above) CPU per request: $cpu_fake_ms ms"
+echo "check: $verdict"
+bench_pg_top_statements
+echo
+echo "RESULT sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms worker_rss_mb=$worker_rss"
+[ "$verdict" = ok ]
