@@ -26,7 +26,7 @@ namespace {
 constexpr const char* post_route = "/api/backup-requests";
 
 /// A Postgres cluster of this test only, which it may stop and start
-/// (tests/e2e/receive_request/private_pg.sh).
+/// (tests/support/private_pg.sh).
 class private_cluster {
  public:
   private_cluster() : dir_("/tmp/bkr-rr-outage-" + std::to_string(::getpid())) {
@@ -45,7 +45,7 @@ class private_cluster {
 
  private:
   static std::string script() {
-    return std::string(std::getenv("BKR_SOURCE_DIR")) + "/tests/e2e/receive_request/private_pg.sh";
+    return std::string(std::getenv("BKR_SOURCE_DIR")) + "/tests/support/private_pg.sh";
   }
   void run(const std::string& cmd, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{"/bin/bash", script(), cmd, dir_};
