@@ -184,7 +184,18 @@ TEST_CASE(
   auto stuck_item = accepted_item(std::pair{std::string("c"), std::string("k")});
   const auto stuck_id = stuck_item.message.message.message_id;
   auto stuck = io.submit(f.committer, std::move(stuck_item));
-  REQUIRE(eventually([&] { return f.committer.pending() == 0; }));  // taken by the (now blocked) writer
+  // Taken by the writer, which now waits on the row lock. Waiting for pending() == 0 alone is not enough:
+  // it also holds before the submission has reached the committer, and the writer could then take the
+  // next two requests in the same batch.
+  pqxx::connection observer(f.db.conninfo());
+  REQUIRE(eventually([&] {
+    pqxx::nontransaction q(observer);
+    return q.exec(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")[0][0]
+               .as<int>() == 1;
+  }));
+  REQUIRE(f.committer.pending() == 0);
 
   auto queued_1 = io.submit(f.committer, accepted_item());
   auto queued_2 = io.submit(f.committer, accepted_item());
