@@ -16,6 +16,8 @@ build_pkgs=(
   catch2                                  # unit/integration test framework (v2)
   libvalijson-dev                         # JSON Schema validation in tests
   libyaml-cpp-dev                         # tests read proto/openapi.yaml (YAML) to check responses
+  clang-14 libclang-rt-14-dev             # fuzz/run.sh: clang with the libFuzzer and sanitizer runtimes
+  llvm-14                                 # llvm-symbolizer: source lines in fuzz crash reports
 )
 run_pkgs=(
   postgresql postgresql-contrib           # server for local runs and tests (pg_ctl, initdb, pgbench)

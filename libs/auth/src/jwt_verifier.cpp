@@ -62,11 +62,17 @@ result<std::optional<long long>> numeric_date(const nlohmann::json& claims, cons
 bool valid_subject(const std::string& sub) noexcept {
   if (sub.empty() || sub.size() > subject_max)
     return false;
-  // The subject reaches logs and SQL parameters; control characters have no business in a client id.
-  return std::none_of(sub.begin(), sub.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7F;
-  });
+  // The subject reaches logs and SQL parameters and becomes the requesterId of the caller's requests, where
+  // the domain refuses control characters: C0, DEL, and C1 (U+0080..U+009F, in UTF-8 C2 80..C2 9F; the
+  // claim is well-formed UTF-8, the JSON parser saw to that).
+  for (std::size_t i = 0; i < sub.size(); ++i) {
+    const auto u = static_cast<unsigned char>(sub[i]);
+    if (u < 0x20 || u == 0x7F)
+      return false;
+    if (u == 0xC2 && i + 1 < sub.size() && static_cast<unsigned char>(sub[i + 1]) <= 0x9F)
+      return false;
+  }
+  return true;
 }
 
 bool acceptable_typ(const std::string& typ) noexcept {

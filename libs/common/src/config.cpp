@@ -209,7 +209,9 @@ result<values> load(std::span<const key> spec, const sources& src) {
     flatten(doc, "", from_file, file_problems);
     for (auto& p : file_problems)
       problem(errc::invalid_value, "config: " + p);
-    for (const auto& [name, _] : from_file) {
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    for (const auto& entry : from_file) {
+      const std::string& name = entry.first;
       const bool known = std::any_of(spec.begin(), spec.end(), [&](const key& k) { return k.name == name; });
       if (!known)
         problem(errc::unknown_key, "config: unknown key '" + name + "' in " + *src.file_path);

@@ -26,6 +26,12 @@ result<void> require_object(const nlohmann::json& value, std::string_view what) 
 
 namespace {
 
+constexpr timestamp first_storable_timestamp{
+    std::chrono::sys_days{std::chrono::year{1} / std::chrono::January / 1}.time_since_epoch()};
+constexpr timestamp last_storable_timestamp{
+    std::chrono::sys_days{std::chrono::year{10000} / std::chrono::January / 1}.time_since_epoch() -
+    std::chrono::milliseconds{1}};
+
 bkr::error missing(std::string_view name) {
   return bad_data(std::string(name) + " is required");
 }
@@ -139,6 +145,11 @@ result<std::optional<timestamp>> optional_timestamp(const nlohmann::json& object
   auto parsed = parse_timestamp(**value);
   if (!parsed) {
     return bad_data(std::string(name) + " must be an RFC 3339 timestamp such as 2026-11-22T10:15:30.123Z");
+  }
+  // An offset can move a valid text out of the years 0001..9999 in UTC (9999-12-31T23:59:59-01:00 is in
+  // year 10000): such an instant can neither be formatted back as RFC 3339 nor stored as an SQL timestamp.
+  if (*parsed < first_storable_timestamp || *parsed > last_storable_timestamp) {
+    return bad_data(std::string(name) + " must fall within the years 0001 to 9999 in UTC");
   }
   return std::optional<timestamp>{*parsed};
 }

@@ -24,6 +24,12 @@ class messaging_category final : public std::error_category {
   }
 };
 
+constexpr timestamp first_writable_time{
+    std::chrono::sys_days{std::chrono::year{1} / std::chrono::January / 1}.time_since_epoch()};
+constexpr timestamp last_writable_time{
+    std::chrono::sys_days{std::chrono::year{10000} / std::chrono::January / 1}.time_since_epoch() -
+    std::chrono::milliseconds{1}};
+
 bkr::error invalid(std::string field, std::string what) {
   return {errc::invalid_envelope, "envelope field '" + field + "' " + what};
 }
@@ -91,6 +97,9 @@ result<envelope> envelope_from_json(const nlohmann::json& j) {
   auto at = parse_timestamp(occurred);
   if (!at)
     return invalid("occurredAt", "must be an RFC 3339 timestamp");
+  // An offset can move it out of the years 0001..9999 in UTC, which to_json could not write back.
+  if (*at < first_writable_time || *at > last_writable_time)
+    return invalid("occurredAt", "must fall within the years 0001 to 9999 in UTC");
   e.occurred_at = *at;
   auto sv = j.find("schemaVersion");
   if (sv == j.end() || !sv->is_number_integer() || sv->get<long long>() < 1 || sv->get<long long>() > 1000000)
