@@ -2,6 +2,8 @@
 // pipeline stage integration tests.
 #pragma once
 
+#include "schema_check.hpp"
+
 #include "bkr/app/stage.hpp"
 #include "bkr/app/stage_handler.hpp"
 #include "bkr/common/clock.hpp"
@@ -121,8 +123,5 @@ messaging::outgoing_message status_message(const nlohmann::json& reply);
 nlohmann::json success_reply(const std::string& id);
 /// A failure reply for request `id`.
 nlohmann::json failure_reply(const std::string& id, const std::string& text = "disk full");
-
-/// Validation errors of `document` against proto/messages/<schema_file>; empty when it conforms.
-std::string schema_errors(const std::string& schema_file, const nlohmann::json& document);
 
 }  // namespace bkr::test

@@ -1,6 +1,8 @@
 // Helpers shared by the tests of the fake outside systems: waiting, child processes, queue contents, schemas.
 #pragma once
 
+#include "schema_check.hpp"
+
 #include "bkr/domain/messages.hpp"
 #include "bkr/domain/types.hpp"
 #include "bkr/messaging/envelope.hpp"
@@ -72,9 +74,6 @@ domain::store_request sample_store_request(const std::string& id,
 /// queue adapter does (type StoreRequest, dedup key StoreRequest:<id>, trace id `trace-<id>`).
 void publish_store_requests(storage::connection_pool& pool,
                             const std::vector<domain::store_request>& requests);
-
-/// Validation errors of `document` against proto/messages/<schema_file>; empty when it conforms.
-std::string schema_errors(const std::string& schema_file, const nlohmann::json& document);
 
 /// The value of the sample `name{labels}` in a Prometheus exposition; nullopt when absent.
 std::optional<double> metric_value(const std::string& exposition, const std::string& sample);

@@ -1,5 +1,5 @@
-// Validation of messages against the JSON Schemas in proto/messages (valijson), for the fakes' tests.
-#include "fakes_support.hpp"
+// Validation of messages against the JSON Schemas in proto/messages (valijson), shared by the test suites.
+#include "schema_check.hpp"
 
 #include <catch2/catch.hpp>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
