@@ -177,7 +177,7 @@ TEST_CASE("headers over the limit get 431") {
   check_error_body(*r, 431, "RequestHeaderFieldsTooLarge");
 }
 
-TEST_CASE("a throwing handler gets 500 with a generic message; the details go to the log") {
+TEST_CASE("a throwing handler gets 500 with a generic message, the details go to the log") {
   test_app app;
   const auto r = roundtrip(app.port(), get_request("/throw"));
   check_error_body(r, 500, "Internal");

@@ -9,7 +9,7 @@
 using bkr::storage::connection_pool;
 using bkr::storage::unit_of_work;
 
-TEST_CASE("upsert creates and then replaces a job; find reads it back") {
+TEST_CASE("upsert creates and then replaces a job, find reads it back") {
   bkr::test::pg_test_database db;
   connection_pool pool(bkr::test::pool_for(db.conninfo()));
   bkr::storage::backup_job_repository jobs;

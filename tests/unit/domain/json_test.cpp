@@ -298,7 +298,7 @@ TEST_CASE("the store request is built from an allowed request", "[domain][json][
         "apiVersion must be a real calendar date in the form YYYY-MM-DD");
 }
 
-TEST_CASE("store status replies round-trip; unset optional fields are omitted", "[domain][json][reply]") {
+TEST_CASE("store status replies round-trip, unset optional fields are omitted", "[domain][json][reply]") {
   const json full = success_reply();
   CHECK(full.size() == 11);
   CHECK(full.at("backupByteCount") == 123456789);

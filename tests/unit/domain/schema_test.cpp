@@ -169,7 +169,7 @@ TEST_CASE("the accepted schema rejects broken payloads", "[domain][schema][accep
   check_rejected(schema, cases, [](const json& j) { return parse_accepted_payload(j).has_value(); });
 }
 
-TEST_CASE("received and allowed payloads conform; broken ones are rejected", "[domain][schema][payload]") {
+TEST_CASE("received and allowed payloads conform, broken ones are rejected", "[domain][schema][payload]") {
   const message_schema received_schema(received_message.schema_file);
   const message_schema allowed_schema(allowed_message.schema_file);
   require_valid(received_schema, json(received_payload{request_id}));
@@ -187,7 +187,7 @@ TEST_CASE("received and allowed payloads conform; broken ones are rejected", "[d
   check_rejected(allowed_schema, cases, [](const json& j) { return parse_allowed_payload(j).has_value(); });
 }
 
-TEST_CASE("store requests for every provider conform; broken ones are rejected",
+TEST_CASE("store requests for every provider conform, broken ones are rejected",
           "[domain][schema][store-request]") {
   const message_schema schema(store_request_message.schema_file);
   for (auto p : {provider::local, provider::cloud_a, provider::cloud_b}) {

@@ -74,7 +74,7 @@ TEST_CASE("a complete success reply parses", "[domain][reply][parse]") {
   CHECK(*r == success_reply());
 }
 
-TEST_CASE("a minimal failure reply parses; optional fields absent or null are unset",
+TEST_CASE("a minimal failure reply parses, optional fields absent or null are unset",
           "[domain][reply][parse]") {
   const auto minimal = parse_store_status_reply(without(failure_json(), "messageText"));
   REQUIRE(minimal.has_value());
