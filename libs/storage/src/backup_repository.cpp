@@ -3,6 +3,9 @@
 
 #include "sql_values.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
 #include <string>
 
 namespace bkr::storage {
@@ -76,6 +79,68 @@ std::optional<domain::backup> backup_repository::find_by_request(unit_of_work& u
     if (rows.empty())
       return std::nullopt;
     return to_backup(rows[0]);
+  });
+}
+
+std::set<std::string> backup_repository::insert_many_if_absent(
+    unit_of_work& uow, std::span<const domain::backup> backups) const {
+  if (backups.empty())
+    return {};
+  static const std::string name = "bkr_backup_insert_many";
+  static const std::string sql =
+      "INSERT INTO backup (backup_id, backup_request_id, backup_job_id, data_date, storage_path_name,"
+      " backup_provider_code, days_to_keep_count, hold_flag, backup_byte_count, copy_start_timestamp,"
+      " copy_end_timestamp, verify_start_timestamp, verify_end_timestamp, verify_hash_text,"
+      " due_to_delete_date, deleted_timestamp)"
+      " SELECT * FROM json_to_recordset($1::json) AS x(id text, rq text, job text, dd date, sp text, pc text,"
+      "  days integer, hold boolean, bytes bigint, cs timestamptz, ce timestamptz, vs timestamptz,"
+      "  ve timestamptz, vh text, due date, del timestamptz) ORDER BY rq"
+      " ON CONFLICT (backup_request_id) DO NOTHING RETURNING backup_request_id";
+  std::set<std::string> requests;
+  auto rows = nlohmann::json::array();
+  for (const auto& b : backups) {
+    if (!requests.insert(b.backup_request_id).second)
+      throw std::invalid_argument("backup_repository::insert_many_if_absent: two Backups for request " +
+                                  b.backup_request_id);
+    rows.push_back({{"id", b.backup_id},
+                    {"rq", b.backup_request_id},
+                    {"job", b.backup_job_id},
+                    {"dd", detail::date_param(b.data_date)},
+                    {"sp", b.storage_path_name},
+                    {"pc", domain::to_string(b.backup_provider_code)},
+                    {"days", b.days_to_keep_count},
+                    {"hold", b.hold_flag},
+                    {"bytes", b.backup_byte_count},
+                    {"cs", format_timestamp(b.copy_start_timestamp)},
+                    {"ce", format_timestamp(b.copy_end_timestamp)},
+                    {"vs", detail::timestamp_json(b.verify_start_timestamp)},
+                    {"ve", detail::timestamp_json(b.verify_end_timestamp)},
+                    {"vh", detail::text_json(b.verify_hash_text)},
+                    {"due", detail::date_param(b.due_to_delete_date)},
+                    {"del", detail::timestamp_json(b.deleted_timestamp)}});
+  }
+  return with_database_errors([&] {
+    uow.prepare(name, sql);
+    std::set<std::string> inserted;
+    for (const auto& row : uow.tx().exec_prepared(name, rows.dump()))
+      inserted.insert(row[0].as<std::string>());
+    return inserted;
+  });
+}
+
+std::set<std::string> backup_repository::requests_with_backup(
+    unit_of_work& uow, std::span<const std::string> backup_request_ids) const {
+  if (backup_request_ids.empty())
+    return {};
+  static const std::string name = "bkr_backup_requests_with_backup";
+  static const std::string sql =
+      "SELECT backup_request_id FROM backup WHERE backup_request_id = ANY($1::text[])";
+  return with_database_errors([&] {
+    uow.prepare(name, sql);
+    std::set<std::string> found;
+    for (const auto& row : uow.tx().exec_prepared(name, detail::text_array_param(backup_request_ids)))
+      found.insert(row[0].as<std::string>());
+    return found;
   });
 }
 

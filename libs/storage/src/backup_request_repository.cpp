@@ -3,6 +3,8 @@
 
 #include "sql_values.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <stdexcept>
 #include <string>
 
@@ -220,11 +222,11 @@ std::optional<domain::backup_request> backup_request_repository::find_for_update
   return find_one(uow, backup_request_id, true);
 }
 
-bool backup_request_repository::update_status(unit_of_work& uow, const domain::backup_request& updated,
-                                              domain::request_status expected,
-                                              const domain::history_entry& entry) const {
-  using domain::request_status;
-  const request_status to = updated.status_type_code;
+namespace {
+
+void check_change(const domain::backup_request& updated, domain::request_status expected,
+                  const domain::history_entry& entry) {
+  const auto to = updated.status_type_code;
   if (entry.backup_request_id != updated.backup_request_id || entry.to_status != to ||
       (entry.from_status && *entry.from_status != expected)) {
     throw std::invalid_argument("backup_request_repository::update_status: the history entry of " +
@@ -235,6 +237,23 @@ bool backup_request_repository::update_status(unit_of_work& uow, const domain::b
     throw std::invalid_argument("backup_request_repository::update_status: " + updated.backup_request_id +
                                 " would move from " + status_text(expected) + " to itself");
   }
+}
+
+std::set<std::string> id_set(const pqxx::result& rows) {
+  std::set<std::string> out;
+  for (const auto& row : rows)
+    out.insert(row[0].as<std::string>());
+  return out;
+}
+
+}  // namespace
+
+bool backup_request_repository::update_status(unit_of_work& uow, const domain::backup_request& updated,
+                                              domain::request_status expected,
+                                              const domain::history_entry& entry) const {
+  using domain::request_status;
+  const request_status to = updated.status_type_code;
+  check_change(updated, expected, entry);
   return with_database_errors([&] {
     const auto& name = uow.prepare(cas_statement_name(to), cas_sql(to));
     auto& tx = uow.tx();
@@ -279,6 +298,173 @@ bool backup_request_repository::update_status(unit_of_work& uow, const domain::b
   });
 }
 
+std::set<std::string> backup_request_repository::insert_many(unit_of_work& uow,
+                                                             std::span<const new_request> requests) const {
+  if (requests.empty())
+    return {};
+  // Rows travel as one JSON array; each history row is written only for a request the insert created.
+  static const std::string sql =
+      "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id text, job text, dd date, path text,"
+      "  gos boolean, tt text, st text, rq text, pc text, sp text, acc timestamptz, rec timestamptz,"
+      "  chk timestamptz, snt timestamptz, rep timestamptz, rt text, hf text, ht text, hat timestamptz,"
+      "  hs text, hm text, hr text)),"
+      " inserted AS ("
+      "  INSERT INTO backup_request (backup_request_id, backup_job_id, data_date, prepared_data_path_name,"
+      "   get_on_start_flag, transport_type_code, status_type_code, requester_id, backup_provider_code,"
+      "   storage_path_name, accepted_timestamp, received_timestamp, checked_timestamp,"
+      "   sent_to_interface_timestamp, reply_timestamp, reply_message_text)"
+      "  SELECT id, job, dd, path, gos, tt, st, rq, pc, sp, acc, rec, chk, snt, rep, rt FROM x ORDER BY id"
+      "  ON CONFLICT (backup_request_id) DO NOTHING"
+      "  RETURNING backup_request_id),"
+      " history AS ("
+      "  INSERT INTO backup_request_history (backup_request_id, from_status, to_status, at, stage, "
+      "message_id,"
+      "   reason)"
+      "  SELECT x.id, x.hf, x.ht, x.hat, x.hs, x.hm, x.hr FROM x JOIN inserted i ON i.backup_request_id = "
+      "x.id"
+      "  ORDER BY x.id)"
+      " SELECT backup_request_id FROM inserted";
+  static const std::string name = "bkr_request_insert_many";
+  std::set<std::string> ids;
+  auto rows = nlohmann::json::array();
+  for (const auto& [request, first] : requests) {
+    if (first.backup_request_id != request.backup_request_id || first.to_status != request.status_type_code)
+      throw std::invalid_argument("backup_request_repository::insert_many: the first history entry of " +
+                                  request.backup_request_id + " must name it and its status");
+    if (!ids.insert(request.backup_request_id).second)
+      throw std::invalid_argument("backup_request_repository::insert_many: " + request.backup_request_id +
+                                  " appears twice");
+    rows.push_back(
+        {{"id", request.backup_request_id},
+         {"job", request.backup_job_id},
+         {"dd", detail::date_param(request.data_date)},
+         {"path", request.prepared_data_path_name},
+         {"gos", request.get_on_start_flag},
+         {"tt", domain::to_string(request.transport_type_code)},
+         {"st", status_text(request.status_type_code)},
+         {"rq", request.requester_id},
+         {"pc", request.backup_provider_code
+                    ? nlohmann::json(domain::to_string(*request.backup_provider_code))
+                    : nlohmann::json(nullptr)},
+         {"sp", detail::text_json(request.storage_path_name)},
+         {"acc", detail::timestamp_json(request.accepted_timestamp)},
+         {"rec", detail::timestamp_json(request.received_timestamp)},
+         {"chk", detail::timestamp_json(request.checked_timestamp)},
+         {"snt", detail::timestamp_json(request.sent_to_interface_timestamp)},
+         {"rep", detail::timestamp_json(request.reply_timestamp)},
+         {"rt", detail::text_json(request.reply_message_text)},
+         {"hf",
+          first.from_status ? nlohmann::json(status_text(*first.from_status)) : nlohmann::json(nullptr)},
+         {"ht", status_text(first.to_status)},
+         {"hat", format_timestamp(first.at)},
+         {"hs", first.stage},
+         {"hm", first.message_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(first.message_id)},
+         {"hr", detail::text_json(first.reason)}});
+  }
+  return with_database_errors([&] {
+    uow.prepare(name, sql);
+    return id_set(uow.tx().exec_prepared(name, rows.dump()));
+  });
+}
+
+std::vector<domain::backup_request> backup_request_repository::find_many(unit_of_work& uow,
+                                                                         std::span<const std::string> ids,
+                                                                         bool lock) const {
+  if (ids.empty())
+    return {};
+  static const std::string plain = "SELECT " + request_columns +
+                                   " FROM backup_request WHERE backup_request_id = ANY($1::text[])"
+                                   " ORDER BY backup_request_id";
+  static const std::string locking = plain + " FOR UPDATE";
+  static const std::string plain_name = "bkr_request_find_many";
+  static const std::string locking_name = "bkr_request_find_many_for_update";
+  return with_database_errors([&] {
+    const auto& name = lock ? uow.prepare(locking_name, locking) : uow.prepare(plain_name, plain);
+    const auto rows = uow.tx().exec_prepared(name, detail::text_array_param(ids));
+    std::vector<domain::backup_request> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows)
+      out.push_back(to_request(row));
+    return out;
+  });
+}
+
+std::set<std::string> backup_request_repository::update_status_many(
+    unit_of_work& uow, std::span<const status_change> changes) const {
+  if (changes.empty())
+    return {};
+  // Each status sets its own columns (see update_status()); the others keep their values.
+  static const std::string sql = R"sql(
+WITH x AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(id text, f text, t text, at timestamptz, st text, mid text,
+    rsn text, ts timestamptz, pc text, sp text, rt text)),
+changed AS (
+  UPDATE backup_request b SET status_type_code = x.t,
+    accepted_timestamp = CASE WHEN x.t = 'Accepted' THEN x.ts ELSE b.accepted_timestamp END,
+    received_timestamp = CASE WHEN x.t = 'Received' THEN x.ts ELSE b.received_timestamp END,
+    checked_timestamp = CASE WHEN x.t IN ('Allowed', 'NotAllowed') THEN x.ts ELSE b.checked_timestamp END,
+    backup_provider_code = CASE WHEN x.t = 'Allowed' THEN x.pc ELSE b.backup_provider_code END,
+    storage_path_name = CASE WHEN x.t = 'Allowed' THEN x.sp ELSE b.storage_path_name END,
+    sent_to_interface_timestamp = CASE WHEN x.t = 'Sent' THEN x.ts ELSE b.sent_to_interface_timestamp END,
+    reply_timestamp = CASE WHEN x.t IN ('Succeeded', 'Failed') THEN x.ts ELSE b.reply_timestamp END,
+    reply_message_text = CASE WHEN x.t IN ('Succeeded', 'Failed') THEN x.rt ELSE b.reply_message_text END
+  FROM x WHERE b.backup_request_id = x.id AND b.status_type_code = x.f
+  RETURNING b.backup_request_id, x.f, x.t, x.at, x.st, x.mid, x.rsn),
+history AS (
+  INSERT INTO backup_request_history (backup_request_id, from_status, to_status, at, stage, message_id, reason)
+  SELECT backup_request_id, f, t, at, st, mid, rsn FROM changed ORDER BY backup_request_id)
+SELECT backup_request_id FROM changed
+)sql";
+  static const std::string name = "bkr_request_update_status_many";
+  using domain::request_status;
+  std::set<std::string> ids;
+  auto rows = nlohmann::json::array();
+  for (const auto& [updated, expected, entry] : changes) {
+    check_change(updated, expected, entry);
+    if (!ids.insert(updated.backup_request_id).second)
+      throw std::invalid_argument(
+          "backup_request_repository::update_status_many: " + updated.backup_request_id + " appears twice");
+    std::optional<timestamp> ts;
+    switch (updated.status_type_code) {
+      case request_status::accepted:
+        ts = updated.accepted_timestamp;
+        break;
+      case request_status::received:
+        ts = updated.received_timestamp;
+        break;
+      case request_status::allowed:
+      case request_status::not_allowed:
+        ts = updated.checked_timestamp;
+        break;
+      case request_status::sent:
+        ts = updated.sent_to_interface_timestamp;
+        break;
+      case request_status::succeeded:
+      case request_status::failed:
+        ts = updated.reply_timestamp;
+        break;
+    }
+    rows.push_back(
+        {{"id", updated.backup_request_id},
+         {"f", status_text(expected)},
+         {"t", status_text(updated.status_type_code)},
+         {"at", format_timestamp(entry.at)},
+         {"st", entry.stage},
+         {"mid", entry.message_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.message_id)},
+         {"rsn", detail::text_json(entry.reason)},
+         {"ts", detail::timestamp_json(ts)},
+         {"pc", updated.backup_provider_code
+                    ? nlohmann::json(domain::to_string(*updated.backup_provider_code))
+                    : nlohmann::json(nullptr)},
+         {"sp", detail::text_json(updated.storage_path_name)},
+         {"rt", detail::text_json(updated.reply_message_text)}});
+  }
+  return with_database_errors([&] {
+    uow.prepare(name, sql);
+    return id_set(uow.tx().exec_prepared(name, rows.dump()));
+  });
+}
+
 std::vector<domain::history_entry> backup_request_repository::history(
     unit_of_work& uow, std::string_view backup_request_id) const {
   static const std::string sql =
@@ -301,19 +487,20 @@ std::vector<domain::backup_request> backup_request_repository::find_stalled(unit
                                                                             timestamp older_than,
                                                                             std::size_t limit) const {
   using domain::request_status;
-  // One statement per status: the timestamp column is part of the statement, and each has its index.
-  auto stalled_sql = [](const char* column) {
-    return "SELECT " + request_columns + " FROM backup_request WHERE status_type_code = $1 AND " + column +
-           " < $2::timestamptz ORDER BY " + column + " LIMIT $3::bigint";
+  // One statement per status: the status and its timestamp column are part of the statement, so that the
+  // partial indexes of the statuses the sweep scans (Received, Allowed) serve it.
+  auto stalled_sql = [](const char* status, const char* column) {
+    return "SELECT " + request_columns + " FROM backup_request WHERE status_type_code = '" + status +
+           "' AND " + column + " < $1::timestamptz ORDER BY " + column + " LIMIT $2::bigint";
   };
-  static const std::string by_accepted = stalled_sql("accepted_timestamp");
-  static const std::string by_received = stalled_sql("received_timestamp");
-  static const std::string by_checked = stalled_sql("checked_timestamp");
-  static const std::string by_sent = stalled_sql("sent_to_interface_timestamp");
-  static const std::string by_accepted_name = "bkr_request_stalled_accepted";
-  static const std::string by_received_name = "bkr_request_stalled_received";
-  static const std::string by_checked_name = "bkr_request_stalled_allowed";
-  static const std::string by_sent_name = "bkr_request_stalled_sent";
+  static const std::string by_accepted = stalled_sql("Accepted", "accepted_timestamp");
+  static const std::string by_received = stalled_sql("Received", "received_timestamp");
+  static const std::string by_checked = stalled_sql("Allowed", "checked_timestamp");
+  static const std::string by_sent = stalled_sql("Sent", "sent_to_interface_timestamp");
+  static const std::string by_accepted_name = "bkr_request_stalled_accepted_at";
+  static const std::string by_received_name = "bkr_request_stalled_received_at";
+  static const std::string by_checked_name = "bkr_request_stalled_allowed_at";
+  static const std::string by_sent_name = "bkr_request_stalled_sent_at";
   const std::string* sql = nullptr;
   const std::string* name = nullptr;
   switch (status) {
@@ -340,7 +527,7 @@ std::vector<domain::backup_request> backup_request_repository::find_stalled(unit
   }
   return with_database_errors([&] {
     uow.prepare(*name, *sql);
-    const auto rows = uow.tx().exec_prepared(*name, status_text(status), timestamp_param(older_than), limit);
+    const auto rows = uow.tx().exec_prepared(*name, timestamp_param(older_than), limit);
     std::vector<domain::backup_request> out;
     out.reserve(rows.size());
     for (const auto& row : rows)

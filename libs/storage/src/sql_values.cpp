@@ -28,6 +28,31 @@ nullable<std::string> text_param(const std::optional<std::string>& text) {
   return {text};
 }
 
+std::string text_array_param(std::span<const std::string> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+nlohmann::json timestamp_json(const std::optional<timestamp>& t) {
+  return t ? nlohmann::json(format_timestamp(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json text_json(const std::optional<std::string>& text) {
+  return text ? nlohmann::json(*text) : nlohmann::json(nullptr);
+}
+
 std::string date_param(domain::date d) {
   return domain::format_date(d);
 }

@@ -4,9 +4,11 @@
 #include "bkr/common/clock.hpp"
 #include "bkr/domain/types.hpp"
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,6 +26,13 @@ struct nullable {
 std::string timestamp_param(timestamp t);
 nullable<std::string> timestamp_param(const std::optional<timestamp>& t);
 nullable<std::string> text_param(const std::optional<std::string>& text);
+
+/// A text[] literal of `values` (each element quoted), for `= ANY($1::text[])`.
+std::string text_array_param(std::span<const std::string> values);
+
+/// JSON of an optional timestamp / text: RFC 3339 text or null, for json_to_recordset parameters.
+nlohmann::json timestamp_json(const std::optional<timestamp>& t);
+nlohmann::json text_json(const std::optional<std::string>& text);
 
 /// `YYYY-MM-DD`; read back with to_char(column, 'YYYY-MM-DD').
 std::string date_param(domain::date d);

@@ -10,6 +10,7 @@
 
 #include <barrier>
 #include <future>
+#include <set>
 
 using namespace std::chrono_literals;
 using bkr::storage::connection_pool;
@@ -49,7 +50,7 @@ bkr::domain::backup_request stored_request(connection_pool& pool) {
 
 }  // namespace
 
-TEST_CASE("insert_if_absent stores a Backup; find_by_request reads it back exactly") {
+TEST_CASE("insert_if_absent stores a Backup, find_by_request reads it back exactly") {
   bkr::test::pg_test_database db;
   connection_pool pool(bkr::test::pool_for(db.conninfo()));
   const auto request = stored_request(pool);
@@ -116,4 +117,36 @@ TEST_CASE("find_by_request of a request without Backup, or of a malformed id, is
   unit_of_work uow(pool);
   CHECK_FALSE(backups.find_by_request(uow, request.backup_request_id).has_value());
   CHECK_FALSE(backups.find_by_request(uow, "nope").has_value());
+}
+
+TEST_CASE("insert_many_if_absent stores new Backups, requests_with_backup tells which requests have one") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto with_one = stored_request(pool), first = stored_request(pool), second = stored_request(pool),
+             without = stored_request(pool);
+  const auto earlier = backup_for(with_one);
+  {
+    unit_of_work uow(pool);
+    REQUIRE(backups.insert_if_absent(uow, earlier));
+    uow.commit();
+  }
+  auto first_backup = backup_for(first);
+  first_backup.verify_start_timestamp = bkr::test::sample_time(21s);
+  first_backup.verify_end_timestamp = bkr::test::sample_time(22s);
+  first_backup.verify_hash_text = "sha256:\"abc\"";
+  const std::vector<bkr::domain::backup> batch{first_backup, backup_for(second), backup_for(with_one)};
+  unit_of_work uow(pool);
+  CHECK(backups.insert_many_if_absent(uow, batch) ==
+        std::set<std::string>{first.backup_request_id, second.backup_request_id});
+  CHECK(backups.find_by_request(uow, first.backup_request_id) == first_backup);
+  CHECK(backups.find_by_request(uow, second.backup_request_id) == batch[1]);
+  CHECK(backups.find_by_request(uow, with_one.backup_request_id) == earlier);  // the first one stays
+  const std::vector<std::string> ids{with_one.backup_request_id, first.backup_request_id,
+                                     without.backup_request_id, "no-such-request"};
+  CHECK(backups.requests_with_backup(uow, ids) ==
+        std::set<std::string>{with_one.backup_request_id, first.backup_request_id});
+  CHECK(backups.requests_with_backup(uow, std::vector<std::string>{}).empty());
+  CHECK(backups.insert_many_if_absent(uow, std::vector<bkr::domain::backup>{}).empty());
+  const std::vector<bkr::domain::backup> twice{backup_for(without), backup_for(without)};
+  CHECK_THROWS_AS(backups.insert_many_if_absent(uow, twice), std::invalid_argument);
 }

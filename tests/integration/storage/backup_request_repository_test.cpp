@@ -6,8 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <barrier>
 #include <future>
+#include <set>
 
 using namespace std::chrono_literals;
 using bkr::domain::provider;
@@ -35,7 +37,7 @@ bkr::domain::backup_request allowed(bkr::domain::backup_request r) {
 
 }  // namespace
 
-TEST_CASE("insert stores every field and the first history entry; find reads them back exactly") {
+TEST_CASE("insert stores every field and the first history entry, find reads them back exactly") {
   bkr::test::pg_test_database db;
   connection_pool pool(bkr::test::pool_for(db.conninfo()));
   auto request = bkr::test::received_request();
@@ -169,7 +171,7 @@ TEST_CASE("each status change writes the status and only the columns that status
   CHECK(requests.history(uow, request.backup_request_id) == history);
 }
 
-TEST_CASE("NotAllowed records its reason and checkedTimestamp; a history entry without message is kept") {
+TEST_CASE("NotAllowed records its reason and checkedTimestamp, a history entry without message is kept") {
   bkr::test::pg_test_database db;
   connection_pool pool(bkr::test::pool_for(db.conninfo()));
   const auto request = bkr::test::received_request();
@@ -343,4 +345,186 @@ TEST_CASE("request ids are kept as the text they arrive as, within the id rule")
     const auto r = bkr::test::received_request(bad);
     CHECK_THROWS_AS(requests.insert(uow, r, bkr::test::first_entry(r)), pqxx::check_violation);
   }
+}
+
+TEST_CASE("insert_many stores new requests with their first history entry and skips the ones that exist") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto existing = bkr::test::received_request();
+  insert_committed(pool, existing);
+  auto full = bkr::test::received_request();
+  full.backup_provider_code = provider::cloud_b;
+  full.storage_path_name = "bucket-b/path with spaces/\"quoted\" \\ back";
+  full.checked_timestamp = bkr::test::sample_time(1001ms);
+  full.reply_message_text = "it's; -- not SQL";
+  const auto plain = bkr::test::received_request();
+  auto changed_existing = existing;
+  changed_existing.requester_id = "someone-else";
+  const std::vector<bkr::storage::new_request> batch{{full, bkr::test::first_entry(full)},
+                                                     {changed_existing, bkr::test::first_entry(existing)},
+                                                     {plain, bkr::test::first_entry(plain)}};
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.insert_many(uow, batch) ==
+          std::set<std::string>{full.backup_request_id, plain.backup_request_id});
+    uow.commit();
+  }
+  unit_of_work uow(pool);
+  CHECK(requests.find(uow, full.backup_request_id) == full);
+  CHECK(requests.find(uow, plain.backup_request_id) == plain);
+  CHECK(requests.find(uow, existing.backup_request_id) == existing);  // untouched
+  CHECK(requests.history(uow, full.backup_request_id) == std::vector{bkr::test::first_entry(full)});
+  CHECK(requests.history(uow, existing.backup_request_id).size() == 1);
+  CHECK(requests.insert_many(uow, std::vector<bkr::storage::new_request>{}).empty());
+  const std::vector<bkr::storage::new_request> twice{{plain, bkr::test::first_entry(plain)},
+                                                     {plain, bkr::test::first_entry(plain)}};
+  CHECK_THROWS_AS(requests.insert_many(uow, twice), std::invalid_argument);
+}
+
+TEST_CASE("find_many reads the stored requests among the ids, in id order, and can lock them") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  std::vector<bkr::domain::backup_request> stored;
+  for (int i = 0; i < 3; ++i) {
+    stored.push_back(bkr::test::received_request());
+    insert_committed(pool, stored.back());
+  }
+  std::sort(stored.begin(), stored.end(),
+            [](const auto& a, const auto& b) { return a.backup_request_id < b.backup_request_id; });
+  const std::vector<std::string> ids{stored[2].backup_request_id, "no-such-request",
+                                     "has \"quotes\", {braces}", stored[0].backup_request_id,
+                                     stored[1].backup_request_id};
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.find_many(uow, ids) == stored);
+    CHECK(requests.find_many(uow, std::vector<std::string>{}).empty());
+    CHECK(requests.find_many(uow, std::vector<std::string>{"nothing"}).empty());
+  }
+  // Locked until the unit of work ends: another transaction's compare-and-set waits.
+  unit_of_work holder(pool);
+  REQUIRE(requests.find_many(holder, ids, true).size() == 3);
+  auto moving = std::async(std::launch::async, [&] {
+    unit_of_work uow(pool);
+    const auto next = allowed(stored[1]);
+    const bool won = requests.update_status(
+        uow, next, request_status::received,
+        bkr::test::entry(next, request_status::received, *next.checked_timestamp, "check-allowed"));
+    uow.commit();
+    return won;
+  });
+  CHECK(moving.wait_for(300ms) == std::future_status::timeout);
+  holder.commit();
+  REQUIRE(moving.wait_for(10s) == std::future_status::ready);
+  CHECK(moving.get());
+}
+
+TEST_CASE("update_status_many is one compare-and-set per request: winners move with one history row") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto a = bkr::test::received_request(), b = bkr::test::received_request(),
+             moved = bkr::test::received_request();
+  for (const auto& r : {a, b, moved})
+    insert_committed(pool, r);
+  const auto moved_on = allowed(moved);
+  {
+    unit_of_work uow(pool);
+    REQUIRE(requests.update_status(
+        uow, moved_on, request_status::received,
+        bkr::test::entry(moved_on, request_status::received, *moved_on.checked_timestamp, "check-allowed")));
+    uow.commit();
+  }
+  // a -> Allowed (provider and path set), b -> NotAllowed with a reason; `moved` is no longer Received.
+  const auto a_next = allowed(a);
+  auto b_next = b;
+  b_next.status_type_code = request_status::not_allowed;
+  b_next.checked_timestamp = bkr::test::sample_time(2s);
+  auto stale = moved;
+  stale.status_type_code = request_status::not_allowed;
+  stale.checked_timestamp = bkr::test::sample_time(3s);
+  // Fields no status change may touch are ignored, as by update_status.
+  auto noisy_a = a_next;
+  noisy_a.requester_id = "someone-else";
+  noisy_a.reply_message_text = "not yet";
+  const auto a_move =
+      bkr::test::entry(a_next, request_status::received, *a_next.checked_timestamp, "check-allowed");
+  const auto b_move = bkr::test::entry(b_next, request_status::received, *b_next.checked_timestamp,
+                                       "check-allowed", bkr::new_uuid_v7(), "JobNotFound");
+  auto b_no_message = b_move;
+  b_no_message.message_id.clear();
+  const std::vector<bkr::storage::status_change> changes{
+      {noisy_a, request_status::received, a_move},
+      {b_next, request_status::received, b_no_message},
+      {stale, request_status::received,
+       bkr::test::entry(stale, request_status::received, *stale.checked_timestamp, "check-allowed")}};
+  {
+    unit_of_work uow(pool);
+    CHECK(requests.update_status_many(uow, changes) ==
+          std::set<std::string>{a.backup_request_id, b.backup_request_id});
+    uow.commit();
+  }
+  unit_of_work uow(pool);
+  CHECK(requests.find(uow, a.backup_request_id) == a_next);
+  CHECK(requests.find(uow, b.backup_request_id) == b_next);
+  CHECK(requests.find(uow, moved.backup_request_id) == moved_on);
+  CHECK(requests.history(uow, a.backup_request_id) == std::vector{bkr::test::first_entry(a), a_move});
+  CHECK(requests.history(uow, b.backup_request_id) == std::vector{bkr::test::first_entry(b), b_no_message});
+  CHECK(requests.history(uow, moved.backup_request_id).size() == 2);
+
+  // The rules of update_status hold for each change.
+  auto wrong = changes;
+  wrong[0].entry.to_status = request_status::sent;
+  CHECK_THROWS_AS(requests.update_status_many(uow, wrong), std::invalid_argument);
+  const std::vector<bkr::storage::status_change> twice{changes[0], changes[0]};
+  CHECK_THROWS_AS(requests.update_status_many(uow, twice), std::invalid_argument);
+  CHECK(requests.update_status_many(uow, std::vector<bkr::storage::status_change>{}).empty());
+}
+
+TEST_CASE("update_status_many writes the columns of each target status, like update_status") {
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  // One request per transition that a stage makes in batches, each compared with update_status' result.
+  auto sent = allowed(bkr::test::received_request());
+  sent.status_type_code = request_status::sent;
+  sent.sent_to_interface_timestamp = bkr::test::sample_time(2s);
+  auto failed = sent;
+  failed.backup_request_id = bkr::new_uuid_v7();
+  auto allowed_one = allowed(bkr::test::received_request());
+  allowed_one.status_type_code = request_status::allowed;
+  std::vector<bkr::domain::backup_request> before{bkr::test::received_request(), allowed_one, sent, failed};
+  before[1].status_type_code = request_status::allowed;
+  for (const auto& r : before) {
+    unit_of_work uow(pool);
+    auto first = bkr::test::first_entry(r);
+    first.to_status = r.status_type_code;
+    REQUIRE(requests.insert(uow, r, first));
+    uow.commit();
+  }
+  auto received_next = allowed(before[0]);
+  auto sent_next = before[1];
+  sent_next.status_type_code = request_status::sent;
+  sent_next.sent_to_interface_timestamp = bkr::test::sample_time(4s);
+  auto succeeded_next = before[2];
+  succeeded_next.status_type_code = request_status::succeeded;
+  succeeded_next.reply_timestamp = bkr::test::sample_time(5s);
+  succeeded_next.reply_message_text = "done";
+  auto failed_next = before[3];
+  failed_next.status_type_code = request_status::failed;
+  failed_next.reply_timestamp = bkr::test::sample_time(6s);
+  std::vector<bkr::storage::status_change> changes;
+  for (const auto& [next, from] : std::vector<std::pair<bkr::domain::backup_request, request_status>>{
+           {received_next, request_status::received},
+           {sent_next, request_status::allowed},
+           {succeeded_next, request_status::sent},
+           {failed_next, request_status::sent}}) {
+    auto in = next;
+    in.prepared_data_path_name = "/tampered";
+    in.accepted_timestamp = bkr::test::sample_time(-1h);
+    changes.push_back({in, from, bkr::test::entry(next, from, bkr::test::sample_time(7s), "stage")});
+  }
+  unit_of_work uow(pool);
+  CHECK(requests.update_status_many(uow, changes).size() == 4);
+  CHECK(requests.find(uow, received_next.backup_request_id) == received_next);
+  CHECK(requests.find(uow, sent_next.backup_request_id) == sent_next);
+  CHECK(requests.find(uow, succeeded_next.backup_request_id) == succeeded_next);
+  CHECK(requests.find(uow, failed_next.backup_request_id) == failed_next);
 }

@@ -5,6 +5,9 @@
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <optional>
+#include <set>
+#include <span>
+#include <string>
 #include <string_view>
 
 namespace bkr::storage {
@@ -18,6 +21,15 @@ class backup_repository {
 
   /// The request's Backup, or nullopt.
   std::optional<domain::backup> find_by_request(unit_of_work& uow, std::string_view backup_request_id) const;
+
+  /// insert_if_absent() for many Backups in one statement: returns the request ids whose Backup it
+  /// inserted. One Backup per request in `backups` (std::invalid_argument otherwise).
+  std::set<std::string> insert_many_if_absent(unit_of_work& uow,
+                                              std::span<const domain::backup> backups) const;
+
+  /// Which of the requests `backup_request_ids` have a Backup, in one statement.
+  std::set<std::string> requests_with_backup(unit_of_work& uow,
+                                             std::span<const std::string> backup_request_ids) const;
 };
 
 }  // namespace bkr::storage

@@ -8,10 +8,26 @@
 
 #include <cstddef>
 #include <optional>
+#include <set>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace bkr::storage {
+
+/// A compare-and-set for update_status_many(): the same three things update_status() takes.
+struct status_change {
+  domain::backup_request updated;
+  domain::request_status expected;
+  domain::history_entry entry;
+};
+
+/// A request and its first history entry for insert_many().
+struct new_request {
+  domain::backup_request request;
+  domain::history_entry first;
+};
 
 /// Reads and writes `backup_request` and `backup_request_history` inside the caller's unit of work; never
 /// commits. Stateless: one instance may be shared by every thread.
@@ -40,6 +56,21 @@ class backup_request_repository {
   /// if it has one); otherwise std::invalid_argument.
   bool update_status(unit_of_work& uow, const domain::backup_request& updated,
                      domain::request_status expected, const domain::history_entry& entry) const;
+
+  /// insert() for many requests in one statement: returns the ids it inserted (the others existed). The ids
+  /// must be distinct (std::invalid_argument otherwise).
+  std::set<std::string> insert_many(unit_of_work& uow, std::span<const new_request> requests) const;
+
+  /// The stored requests among `ids`, in one statement, in id order; ids without a request are left out.
+  /// With `lock`, the rows are locked as by find_for_update(), in id order (concurrent callers cannot
+  /// deadlock).
+  std::vector<domain::backup_request> find_many(unit_of_work& uow, std::span<const std::string> ids,
+                                                bool lock = false) const;
+
+  /// update_status() for many requests in one statement: each change is a compare-and-set of its own, with
+  /// its history row written only when it matched. Returns the ids whose compare-and-set won. The requests
+  /// must be distinct, and each change must satisfy update_status()'s rules (std::invalid_argument).
+  std::set<std::string> update_status_many(unit_of_work& uow, std::span<const status_change> changes) const;
 
   /// The request's history, oldest first (in the order the transitions were written).
   std::vector<domain::history_entry> history(unit_of_work& uow, std::string_view backup_request_id) const;
