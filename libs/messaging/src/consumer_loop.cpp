@@ -31,7 +31,7 @@ void consumer_loop::shutdown_now() noexcept {
   deadline_passed_ = true;
   {
     std::lock_guard lock(mutex_);
-    woken_ = true;
+    ++wakeups_;
   }
   cv_.notify_all();
   if (thread_.joinable())
@@ -72,9 +72,19 @@ void consumer_loop::stop(std::chrono::milliseconds deadline) {
 void consumer_loop::wake() {
   {
     std::lock_guard lock(mutex_);
-    woken_ = true;
+    ++wakeups_;
   }
   cv_.notify_all();
+}
+
+void consumer_loop::note_claim() {
+  notes_claims_ = true;
+  note_claim_unmarked();
+}
+
+void consumer_loop::note_claim_unmarked() {
+  std::lock_guard lock(mutex_);
+  claim_seen_ = wakeups_;
 }
 
 consumer_counts consumer_loop::counts() const {
@@ -112,32 +122,42 @@ void consumer_loop::loop() {
       next_reap = clock::now() + options_.reap_interval;
     }
     hinted = false;
+    // A hint that arrives after a claim started may announce a message the claim did not see; one counted
+    // before it announces a message the claim could see. So after a batch that was not full, only a hint
+    // newer than the last claim brings the next claim forward: without this, every batch would be followed
+    // by claims that find nothing (the hints of the messages it had just claimed).
     batch_report report;
     bool failed = false;
     try {
       report = run_batch();
+      if (!notes_claims_)  // a backend that never notes its claims: hints during the batch count as seen
+        note_claim_unmarked();
     } catch (const std::exception& e) {
       failed = true;
       log_error("batch failed", {{"error", e.what()}});
     }
     if (stopping_)
       break;
-    if (!failed && report.claimed > 0) {
-      // Work is flowing: claim again at once; the next empty claim starts the idle backoff.
+    if (!failed && report.claimed >= options_.batch_size) {
+      // A full batch: more is probably waiting; claim again at once.
       idle_wait = options_.poll_min;
       continue;
     }
     auto wait = failed ? options_.poll_max : idle_wait;
+    if (!failed && report.claimed > 0) {
+      // The queue ran dry within this batch: the next claim waits for a newer hint, or the shortest poll.
+      wait = options_.poll_min;
+    }
     if (report.next_due_in)
       wait = std::min(wait, std::max(*report.next_due_in, std::chrono::milliseconds{1}));
     auto until_reap = std::chrono::duration_cast<std::chrono::milliseconds>(next_reap - clock::now());
     wait = std::min(wait, std::max(until_reap, std::chrono::milliseconds{1}));
     {
       std::unique_lock lock(mutex_);
-      bool woken = cv_.wait_for(lock, wait, [&] { return woken_ || stopping_.load(); });
-      hinted = woken_;
-      woken_ = false;
-      if (woken)
+      const bool woken =
+          cv_.wait_for(lock, wait, [&] { return wakeups_ != claim_seen_ || stopping_.load(); });
+      hinted = wakeups_ != claim_seen_;
+      if (woken || report.claimed > 0)
         idle_wait = options_.poll_min;
       else
         idle_wait = std::min(options_.poll_max, idle_wait * 2);

@@ -407,6 +407,7 @@ void consumer::on_exit() {}
 
 consumer_loop::batch_report consumer::run_batch() {
   batch_report report;
+  note_claim();
   auto batch = broker_.claim(options_.queue, options_.batch_size, options_.name, options_.lease);
   report.claimed = batch.size();
   if (batch.empty()) {

@@ -28,6 +28,20 @@ FROM q LEFT JOIN m USING (queue) LEFT JOIN d USING (queue) LEFT JOIN c USING (qu
 ORDER BY q.queue
 )sql";
 
+// One queue: the ready/delayed counts come from the partial index on unleased messages, the leased count
+// from the one on leased messages.
+constexpr const char* stats_of_sql = R"sql(
+WITH u AS (
+  SELECT count(*) FILTER (WHERE run_at <= now()) AS ready, count(*) FILTER (WHERE run_at > now()) AS delayed,
+    (extract(epoch from now() - min(run_at) FILTER (WHERE run_at <= now())) * 1000)::bigint AS oldest
+  FROM mq.messages WHERE queue = $1 AND leased_until IS NULL),
+c AS (SELECT sum(processed) AS p, sum(retried) AS r, sum(dead_lettered) AS dl FROM mq.counters WHERE queue = $1)
+SELECT u.ready, (SELECT count(*) FROM mq.messages WHERE queue = $1 AND leased_until IS NOT NULL), u.delayed,
+  (SELECT count(*) FROM mq.dead_letters WHERE queue = $1), u.oldest, coalesce(c.p, 0), coalesce(c.r, 0),
+  coalesce(c.dl, 0), coalesce((SELECT paused FROM mq.queues WHERE queue = $1), false)
+FROM u, c
+)sql";
+
 constexpr const char* dead_letter_select =
     "SELECT m.queue, m.priority, m.attempts, m.reason, m.last_error, "
     "(extract(epoch from m.first_seen) * 1000)::bigint, (extract(epoch from m.last_seen) * 1000)::bigint, ";
@@ -89,6 +103,26 @@ std::vector<queue_stats> admin::stats() {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+queue_stats admin::stats_of(std::string_view queue) {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  const auto rows = tx.exec_params(stats_of_sql, std::string(queue));
+  const auto row = rows[0];
+  queue_stats s;
+  s.queue = std::string(queue);
+  s.ready = row[0].as<std::uint64_t>();
+  s.leased = row[1].as<std::uint64_t>();
+  s.delayed = row[2].as<std::uint64_t>();
+  s.dead = row[3].as<std::uint64_t>();
+  if (!row[4].is_null())
+    s.oldest_ready_age = std::chrono::milliseconds{row[4].as<long long>()};
+  s.processed = row[5].as<std::uint64_t>();
+  s.retried = row[6].as<std::uint64_t>();
+  s.dead_lettered = row[7].as<std::uint64_t>();
+  s.paused = row[8].as<bool>();
+  return s;
 }
 
 std::vector<dead_letter> admin::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {

@@ -39,9 +39,9 @@ std::string with_cfg(const std::string& cfg) {
 // A claim on its own (the first batch after an idle wait) runs as one autocommit statement: one round trip.
 // The claim commits on its own (attempt counted, lease and fence set) so that a consumer dying during its
 // batch cannot make a poison message loop without spending attempts. Its commit is asynchronous
-// (set_config(..., true) lasts until the statement's implicit transaction has committed): the settlement
-// commit that follows is synchronous and flushes the claim's WAL with it; a claim lost in a server crash
-// only loses the lease, never a message.
+// (set_config(..., true) lasts until the statement's implicit transaction has committed): a synchronous
+// settlement that follows flushes the claim's WAL with it; a claim lost in a server crash only loses the
+// lease, never a message.
 const std::string claim_alone_sql =
     "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS s)," + with_cfg(", cfg");
 
@@ -55,9 +55,11 @@ constexpr const char* next_due_sql =
 
 // Locks the batch's rows for the whole settlement transaction, but only those still carrying the fence
 // of our claim: a row re-claimed or reaped since then is not ours any more (lease lost). The same round
-// trip bounds how long the session may sit idle inside this transaction ($3, see run_batch).
+// trip bounds how long the session may sit idle inside this transaction ($3, see run_batch) and sets how
+// the settlement commits ($4: synchronous_commit on or off).
 constexpr const char* lock_sql = R"sql(
-WITH cfg AS (SELECT set_config('idle_in_transaction_session_timeout', $3, true) AS s)
+WITH cfg AS (SELECT set_config('idle_in_transaction_session_timeout', $3, true),
+                    set_config('synchronous_commit', $4, true))
 SELECT m.message_id::text FROM cfg, mq.messages m
 JOIN unnest($1::uuid[], $2::bigint[]) AS x(id, f) ON m.message_id = x.id AND m.fence = x.f
 ORDER BY m.message_id
@@ -162,8 +164,10 @@ std::string bigint_array(const std::vector<long long>& values) {
 /// without losing the rest of the batch.
 class pg_context final : public handler_context {
  public:
-  pg_context(bkr::storage::unit_of_work& uow, const std::atomic<bool>& deadline)
-      : uow_(uow), deadline_(deadline) {}
+  /// Without `savepoints` (a whole batch handled at once) the handler's writes are undone only with the
+  /// whole transaction.
+  pg_context(bkr::storage::unit_of_work& uow, const std::atomic<bool>& deadline, bool savepoints = true)
+      : uow_(uow), deadline_(deadline), savepoints_(savepoints) {}
 
   void publish(outgoing_message message) override { publishes.push_back(std::move(message)); }
   void publish_many(std::vector<outgoing_message> messages) override {
@@ -209,7 +213,7 @@ class pg_context final : public handler_context {
 
  private:
   void begin() {
-    if (savepoint_)
+    if (savepoint_ || !savepoints_)
       return;
     uow_.tx().exec0("SAVEPOINT bkr_mq_message");
     savepoint_ = true;
@@ -217,6 +221,7 @@ class pg_context final : public handler_context {
 
   bkr::storage::unit_of_work& uow_;
   const std::atomic<bool>& deadline_;
+  const bool savepoints_;
   bool savepoint_ = false;
 };
 
@@ -303,8 +308,9 @@ consumer_loop::batch_report consumer::run_batch() {
     auto lease = pool_.acquire();
     try {
       pqxx::nontransaction tx(lease.conn());
-      auto r = tx.exec_prepared(lease.prepare(claim_alone_name, claim_alone_sql), options_.queue,
-                                static_cast<long long>(options_.batch_size),
+      const auto& claim = lease.prepare(claim_alone_name, claim_alone_sql);
+      note_claim();
+      auto r = tx.exec_prepared(claim, options_.queue, static_cast<long long>(options_.batch_size),
                                 static_cast<long long>(options_.lease.count()), options_.name);
       if (r.empty()) {
         auto due = tx.exec_prepared(lease.prepare(next_due_name, next_due_sql), options_.queue);
@@ -355,6 +361,7 @@ consumer_loop::batch_report consumer::run_batch() {
   std::vector<std::function<void()>> hooks;
   std::uint64_t lost = 0;
   std::vector<std::string> handed_back;
+  bool try_batch = true;
   for (;;) {
     bkr::storage::unit_of_work uow(pool_);
     auto& tx = uow.tx();
@@ -372,7 +379,8 @@ consumer_loop::batch_report consumer::run_batch() {
     std::set<std::string> locked;
     for (const auto& row :
          tx.exec_prepared(uow.prepare(lock_name, lock_sql), detail::uuid_array(ids), bigint_array(fences),
-                          std::to_string(std::max<long long>(1000, options_.lease.count()))))
+                          std::to_string(std::max<long long>(1000, options_.lease.count())),
+                          std::string(options_.synchronous_commit ? "on" : "off")))
       locked.insert(row[0].as<std::string>());
 
     std::vector<std::string> done;
@@ -382,23 +390,77 @@ consumer_loop::batch_report consumer::run_batch() {
     std::vector<outgoing_message> publishes;
     lost = 0;
     bool replay = false;
-    for (auto& c : batch) {
+
+    // Which messages run now: not those whose lease is lost, nor (when stopping) those not started.
+    std::vector<std::pair<const claimed*, handler_result>> verdicts;
+    std::vector<const claimed*> to_run;
+    for (const auto& c : batch) {
       const auto& id = c.d.message.message_id;
       if (locked.count(id) == 0) {
         ++lost;
         continue;
       }
-      handler_result r;
-      auto f = fixed.find(id);
-      if (f != fixed.end()) {
-        r = f->second;
-      } else if (stopping()) {
+      if (auto f = fixed.find(id); f != fixed.end())
+        verdicts.emplace_back(&c, f->second);
+      else if (stopping())
         handed_back.push_back(id);
-        continue;
-      } else {
+      else
+        to_run.push_back(&c);
+    }
+
+    // First the handler's whole-batch path (set-based statements); message by message when it declines,
+    // or after it failed.
+    bool ran_as_batch = false;
+    if (try_batch && !to_run.empty()) {
+      std::vector<delivery> deliveries_now;
+      deliveries_now.reserve(to_run.size());
+      for (const auto* c : to_run)
+        deliveries_now.push_back(c->d);
+      // No savepoint: a failure undoes the whole transaction, and a handler that declines wrote nothing.
+      pg_context ctx(uow, deadline_flag(), false);
+      bool usable = true;
+      std::optional<std::vector<handler_result>> results;
+      try {
+        results = handler_.handle_batch(deliveries_now, ctx);
+        if (results && results->size() != to_run.size())
+          throw std::logic_error("handle_batch returned " + std::to_string(results->size()) +
+                                 " verdicts for " + std::to_string(to_run.size()) + " messages");
+        if (results)
+          ctx.keep();
+        else
+          ctx.discard();
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const std::exception& e) {
+        log_warn("handling the batch as a whole failed; handling it message by message",
+                 {{"error", e.what()}, {"messages", to_run.size()}});
+        usable = false;
+      }
+      if (!usable) {
+        try_batch = false;
+        continue;  // uow rolls back here
+      }
+      if (results) {
+        ran_as_batch = true;
+        for (std::size_t i = 0; i < to_run.size(); ++i)
+          verdicts.emplace_back(to_run[i], std::move((*results)[i]));
+        for (auto& p : ctx.publishes)
+          publishes.push_back(std::move(p));
+        for (auto& h : ctx.hooks)
+          hooks.push_back(std::move(h));
+      }
+    }
+    if (!ran_as_batch) {
+      for (const auto* c : to_run) {
+        const auto& id = c->d.message.message_id;
+        if (stopping()) {  // asked to stop meanwhile: what has not started goes back
+          handed_back.push_back(id);
+          continue;
+        }
         pg_context ctx(uow, deadline_flag());
+        handler_result r;
         try {
-          r = handler_.handle(c.d, ctx);
+          r = handler_.handle(c->d, ctx);
         } catch (const pqxx::broken_connection&) {
           throw;
         } catch (...) {
@@ -427,7 +489,11 @@ consumer_loop::batch_report consumer::run_batch() {
           for (auto& h : ctx.hooks)
             hooks.push_back(std::move(h));
         }
+        verdicts.emplace_back(c, std::move(r));
       }
+    }
+    for (const auto& [c, r] : verdicts) {
+      const auto& id = c->d.message.message_id;
       switch (r.kind) {
         case outcome::commit:
           done.push_back(id);
@@ -440,10 +506,10 @@ consumer_loop::batch_report consumer::run_batch() {
                                {"a", 1}});
             break;
           }
-          auto d = decide_retry(options_.retry, c.d.message.attempt, r.delay, random_unit());
+          auto d = decide_retry(options_.retry, c->d.message.attempt, r.delay, random_unit());
           if (d.dead_letter)
             dead.push_back({{"id", id},
-                            {"r", "attempts exhausted (" + std::to_string(c.d.message.attempt) + ")"},
+                            {"r", "attempts exhausted (" + std::to_string(c->d.message.attempt) + ")"},
                             {"e", r.reason}});
           else
             retries.push_back({{"id", id}, {"d", d.delay.count()}, {"e", r.reason}});
@@ -464,10 +530,12 @@ consumer_loop::batch_report consumer::run_batch() {
     // A full batch suggests more work: claim the next one in this transaction. Not when stopping (it
     // would only be handed back) nor after a short batch (the queue is probably drained).
     pqxx::result next;
-    if (!stopping() && batch.size() >= options_.batch_size)
+    if (!stopping() && batch.size() >= options_.batch_size) {
+      note_claim();
       next = tx.exec_prepared(uow.prepare(claim_next_name, claim_next_sql), options_.queue,
                               static_cast<long long>(options_.batch_size),
                               static_cast<long long>(options_.lease.count()), options_.name);
+    }
     uow.commit();
     prefetched_ = read_claim(next);
     break;

@@ -30,6 +30,10 @@ struct consumer_options {
   std::chrono::milliseconds poll_max{1000};       ///< idle waits double up to this (the polling backstop)
   std::chrono::milliseconds reap_interval{1000};  ///< how often expired leases are returned to ready
   retry_policy retry;
+  /// Whether each settlement waits for its commit to be flushed (backends with a durable store). Off, a
+  /// crash of the store may undo the last settlements: their messages come back with them and run again
+  /// (nothing lost, nothing applied twice), but outside effects of those handlers may repeat.
+  bool synchronous_commit = true;
   random_source random;            ///< backoff jitter; empty: default_random_source()
   std::optional<bkr::logger> log;  ///< empty: nothing is logged
 };
@@ -99,16 +103,24 @@ class consumer_loop : public consumer {
   consumer_options options_;
   std::atomic<std::uint64_t> processed_{0}, retried_{0}, dead_lettered_{0}, lease_lost_{0}, batches_{0};
 
+  /// Backends call it just before each claim (also one made ahead, inside a settlement): hints counted up
+  /// to here announce messages that the claim can see, so they do not bring the next claim forward after a
+  /// batch that was not full (see loop()).
+  void note_claim();
+
   /// Joins the loop thread; backends call it first in their destructors so no virtual call races it.
   void shutdown_now() noexcept;
 
  private:
   void loop();
+  void note_claim_unmarked();
 
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  bool woken_ = false;
+  std::uint64_t wakeups_ = 0;     ///< hints received so far (guarded by mutex_)
+  std::uint64_t claim_seen_ = 0;  ///< wakeups_ when the last claim started (guarded by mutex_)
+  bool notes_claims_ = false;     ///< the backend calls note_claim() (loop thread only)
   std::atomic<bool> stopping_{false};
   std::atomic<bool> deadline_passed_{false};
   bool started_ = false;

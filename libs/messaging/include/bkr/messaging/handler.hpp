@@ -102,6 +102,19 @@ class handler {
   /// outside world, so they do not hold a transaction open. Exceptions are logged and ignored.
   virtual void prepare(std::span<const delivery> batch) { (void)batch; }
   virtual handler_result handle(const delivery& d, handler_context& ctx) = 0;
+
+  /// Optional, for throughput: handles a whole batch inside its settlement transaction through one `ctx`,
+  /// with set-based reads and writes. Returns one verdict per delivery, in order, or nullopt to decline
+  /// (nothing written; the consumer then calls handle() for each). The batch's writes and publishes are
+  /// kept as a whole, so a verdict other than commit must come with no writes or publishes for its
+  /// delivery. Throwing undoes the batch's writes, and the consumer handles it message by message instead.
+  /// The default declines.
+  virtual std::optional<std::vector<handler_result>> handle_batch(std::span<const delivery> batch,
+                                                                  handler_context& ctx) {
+    (void)batch;
+    (void)ctx;
+    return std::nullopt;
+  }
 };
 
 /// Adapts a function to the handler interface.
