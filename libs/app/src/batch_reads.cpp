@@ -1,7 +1,10 @@
-// Reads of a batch's requests outside the settlement transaction.
+// Helpers of the stages' batch paths: reads outside the settlement transaction, result slots, job lookups.
 #include "batch_reads.hpp"
 
 #include "bkr/storage/unit_of_work.hpp"
+
+#include <set>
+#include <stdexcept>
 
 namespace bkr::app::detail {
 
@@ -30,6 +33,32 @@ std::vector<domain::backup_request> read_requests(storage::connection_pool& pool
       found.push_back(std::move(*r));
   uow.commit();
   return found;
+}
+
+std::vector<result<stage_outcome>> take_results(batch_slots& slots) {
+  std::vector<result<stage_outcome>> out;
+  out.reserve(slots.size());
+  for (auto& s : slots) {
+    if (!s)
+      throw std::logic_error("a message of the batch was left undecided");
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+bool has_duplicates(std::span<const std::string> ids) {
+  std::set<std::string_view> seen;
+  for (const auto& id : ids)
+    if (!seen.insert(id).second)
+      return true;
+  return false;
+}
+
+const job_lookup& job_lookups::find(const std::string& backup_job_id) {
+  auto it = found_.find(backup_job_id);
+  if (it == found_.end())
+    it = found_.emplace(backup_job_id, jobs_.find(uow_, backup_job_id)).first;
+  return it->second;
 }
 
 }  // namespace bkr::app::detail

@@ -1,8 +1,11 @@
 // CreateRequest: Accepted -> Received, first history row and the received message in one transaction.
 #include "bkr/app/create_request.hpp"
 
+#include "batch_reads.hpp"
 #include "bkr/app/errors.hpp"
 #include "bkr/domain/status_machine.hpp"
+
+#include <map>
 
 namespace bkr::app {
 
@@ -47,6 +50,104 @@ result<stage_outcome> create_request::handle(storage::unit_of_work& uow, messagi
     return stage_outcome::lost_race;
   publish_received();
   return stage_outcome::applied;
+}
+
+std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
+    storage::unit_of_work& uow, messaging::publisher& out, std::span<const messaging::envelope> batch) {
+  // The same decisions as handle(), with one insert for the new requests and one compare-and-set for the
+  // ones already stored, instead of statements per message.
+  detail::batch_slots slots(batch.size());
+  std::vector<std::string> ids(batch.size());
+  std::vector<storage::new_request> fresh;
+  std::vector<std::size_t> fresh_at;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& message = batch[i];
+    if (auto ok = check_contract(message, domain::accepted_message); !ok) {
+      slots[i] = ok.error();
+      continue;
+    }
+    auto payload = domain::parse_accepted_payload(message.payload);
+    if (!payload) {
+      slots[i] = payload.error();
+      continue;
+    }
+    ids[i] = payload->backup_request_id;
+    const domain::transition_context context{
+        clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), message.message_id};
+    auto t = domain::receive(domain::to_backup_request(*payload), context);
+    if (!t) {
+      slots[i] = t.error();
+      continue;
+    }
+    if (auto* move = std::get_if<domain::applied>(&*t)) {
+      fresh.push_back({std::move(move->request), std::move(move->history)});
+      fresh_at.push_back(i);
+    }
+  }
+  std::vector<std::string> named;
+  for (const auto& id : ids)
+    if (!id.empty())
+      named.push_back(id);
+  if (detail::has_duplicates(named))
+    return std::nullopt;
+
+  std::vector<messaging::outgoing_message> publishes;
+  auto publish_received = [&](std::size_t i) {
+    publishes.push_back(next_message(domain::received_message, std::string(domain::received_message.queue),
+                                     ids[i], nlohmann::json(domain::received_payload{ids[i]}), batch[i],
+                                     producer_, clock_));
+  };
+  const auto inserted = requests_.insert_many(uow, fresh);
+  std::vector<std::string> stored_ids;
+  for (auto i : fresh_at) {
+    if (inserted.count(ids[i]) != 0) {
+      slots[i] = stage_outcome::applied;
+      publish_received(i);
+    } else {
+      stored_ids.push_back(ids[i]);
+    }
+  }
+  // Requests that existed already: a redelivery, or one stored as Accepted at intake.
+  std::map<std::string, domain::backup_request> stored;
+  for (auto& r : requests_.find_many(uow, stored_ids))
+    stored.emplace(r.backup_request_id, std::move(r));
+  std::vector<storage::status_change> changes;
+  std::vector<std::size_t> change_at;
+  for (auto i : fresh_at) {
+    if (slots[i])
+      continue;
+    auto it = stored.find(ids[i]);
+    if (it == stored.end()) {
+      slots[i] =
+          make_error(errc::concurrent_update, "backup request " + ids[i] + " vanished while being created");
+      continue;
+    }
+    const domain::transition_context context{
+        clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), batch[i].message_id};
+    auto t = domain::receive(it->second, context);
+    if (!t) {
+      slots[i] = t.error();
+      continue;
+    }
+    auto* move = std::get_if<domain::applied>(&*t);
+    if (!move) {
+      slots[i] = stage_outcome::already_done;
+      continue;
+    }
+    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
+    change_at.push_back(i);
+  }
+  const auto won = requests_.update_status_many(uow, changes);
+  for (auto i : change_at) {
+    if (won.count(ids[i]) != 0) {
+      slots[i] = stage_outcome::applied;
+      publish_received(i);
+    } else {
+      slots[i] = stage_outcome::lost_race;
+    }
+  }
+  out.publish_many(std::move(publishes));
+  return detail::take_results(slots);
 }
 
 }  // namespace bkr::app

@@ -6,7 +6,9 @@
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/store_reply.hpp"
 
+#include <map>
 #include <set>
+#include <stdexcept>
 
 namespace bkr::app {
 namespace {
@@ -75,6 +77,85 @@ result<stage_outcome> receive_status::handle(storage::unit_of_work& uow, messagi
     return make_error(errc::concurrent_update,
                       "backup request " + id + " changed while its reply was applied");
   return stage_outcome::applied;
+}
+
+std::optional<std::vector<result<stage_outcome>>> receive_status::handle_batch(
+    storage::unit_of_work& uow, messaging::publisher&, std::span<const messaging::envelope> batch) {
+  // The same decisions as handle(): the batch's requests locked in one statement (in id order), one read of
+  // which have a Backup, each job asked once, one insert of the new Backups, one compare-and-set.
+  detail::batch_slots slots(batch.size());
+  std::vector<std::optional<domain::store_status_reply>> replies(batch.size());
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto ok = check_contract(batch[i], domain::store_status_message); !ok) {
+      slots[i] = ok.error();
+      continue;
+    }
+    auto reply = domain::parse_store_status_reply(batch[i].payload);
+    if (!reply) {
+      slots[i] = reply.error();
+      continue;
+    }
+    named.push_back(reply->backup_request_id);
+    replies[i] = std::move(*reply);
+  }
+  // Two replies for one request must be applied one after the other, in order.
+  if (detail::has_duplicates(named))
+    return std::nullopt;
+  std::map<std::string, domain::backup_request> stored;
+  for (auto& r : requests_.find_many(uow, named, true))
+    stored.emplace(r.backup_request_id, std::move(r));
+  const auto with_backup = backups_.requests_with_backup(uow, named);
+
+  detail::job_lookups jobs(jobs_, uow);
+  std::vector<domain::backup> new_backups;
+  std::vector<storage::status_change> changes;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (slots[i])
+      continue;
+    const auto& reply = *replies[i];
+    const auto& id = reply.backup_request_id;
+    auto it = stored.find(id);
+    if (it == stored.end()) {
+      slots[i] = make_error(errc::unknown_request, "unknown backupRequestId " + id);
+      continue;
+    }
+    const auto& request = it->second;
+    const bool backup_exists = with_backup.count(id) != 0;
+    std::optional<domain::backup_job> job;
+    if (!backup_exists && reply.result_type_code == domain::store_result::succeeded &&
+        may_create_backup(request.status_type_code)) {
+      const auto& lookup = jobs.find(request.backup_job_id);
+      if (!lookup) {
+        slots[i] = lookup.error();
+        continue;
+      }
+      job = *lookup;
+    }
+    const domain::transition_context context{
+        clock_.now(), std::string(to_string(domain::pipeline_stage::receive_status)), batch[i].message_id};
+    auto outcome =
+        domain::apply_store_status_reply(request, reply, backup_exists, job, context, new_uuid_v7());
+    if (!outcome) {
+      slots[i] = outcome.error();
+      continue;
+    }
+    if (outcome->new_backup)
+      new_backups.push_back(std::move(*outcome->new_backup));
+    auto* move = std::get_if<domain::applied>(&outcome->request);
+    if (!move) {
+      slots[i] = stage_outcome::already_done;
+      continue;
+    }
+    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
+    slots[i] = stage_outcome::applied;
+  }
+  // Under the row locks neither can miss; if one does, the batch runs message by message, which reports it.
+  if (requests_.update_status_many(uow, changes).size() != changes.size())
+    throw std::runtime_error("a backup request of the batch changed while its reply was applied");
+  if (backups_.insert_many_if_absent(uow, new_backups).size() != new_backups.size())
+    throw std::runtime_error("a Backup of the batch appeared meanwhile");
+  return detail::take_results(slots);
 }
 
 }  // namespace bkr::app

@@ -5,6 +5,9 @@
 #include "bkr/app/errors.hpp"
 #include "bkr/domain/status_machine.hpp"
 
+#include <map>
+#include <stdexcept>
+
 namespace bkr::app {
 
 void send_to_interface::prepare(std::span<const messaging::envelope> batch) {
@@ -50,6 +53,81 @@ result<stage_outcome> send_to_interface::handle(storage::unit_of_work& uow, mess
   if (auto handed = interface_.hand_over(out, *store, message); !handed)
     return handed.error();
   return stage_outcome::applied;
+}
+
+std::optional<std::vector<result<stage_outcome>>> send_to_interface::handle_batch(
+    storage::unit_of_work& uow, messaging::publisher& out, std::span<const messaging::envelope> batch) {
+  // An interface that calls out (prepare()) may refuse a hand-over after the compare-and-set, which must
+  // then be undone for that message alone: message by message.
+  if (interface_.wants_prepare())
+    return std::nullopt;
+  detail::batch_slots slots(batch.size());
+  std::vector<std::string> ids(batch.size());
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto ok = check_contract(batch[i], domain::allowed_message); !ok) {
+      slots[i] = ok.error();
+      continue;
+    }
+    auto payload = domain::parse_allowed_payload(batch[i].payload);
+    if (!payload) {
+      slots[i] = payload.error();
+      continue;
+    }
+    ids[i] = payload->backup_request_id;
+    named.push_back(ids[i]);
+  }
+  if (detail::has_duplicates(named))
+    return std::nullopt;
+  std::map<std::string, domain::backup_request> stored;
+  for (auto& r : requests_.find_many(uow, named))
+    stored.emplace(r.backup_request_id, std::move(r));
+
+  std::vector<storage::status_change> changes;
+  std::vector<std::size_t> change_at;
+  std::vector<domain::store_request> stores;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (slots[i])
+      continue;
+    auto it = stored.find(ids[i]);
+    if (it == stored.end()) {
+      slots[i] = make_error(errc::unknown_request, "unknown backupRequestId " + ids[i]);
+      continue;
+    }
+    const domain::transition_context context{
+        clock_.now(), std::string(to_string(domain::pipeline_stage::send_to_interface)), batch[i].message_id};
+    auto t = domain::mark_sent(it->second, context);
+    if (!t) {
+      slots[i] = t.error();
+      continue;
+    }
+    auto* move = std::get_if<domain::applied>(&*t);
+    if (!move) {
+      slots[i] = stage_outcome::already_done;
+      continue;
+    }
+    auto store = domain::make_store_request(it->second);
+    if (!store) {
+      slots[i] = store.error();
+      continue;
+    }
+    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
+    change_at.push_back(i);
+    stores.push_back(std::move(*store));
+  }
+  const auto won = requests_.update_status_many(uow, changes);
+  for (std::size_t k = 0; k < change_at.size(); ++k) {
+    const auto i = change_at[k];
+    if (won.count(ids[i]) == 0) {
+      slots[i] = stage_outcome::lost_race;
+      continue;
+    }
+    // A refusal here cannot be undone for this message alone: the worker runs the batch message by message.
+    if (auto handed = interface_.hand_over(out, stores[k], batch[i]); !handed)
+      throw std::runtime_error("hand-over of " + ids[i] + " refused: " + handed.error().message);
+    slots[i] = stage_outcome::applied;
+  }
+  return detail::take_results(slots);
 }
 
 }  // namespace bkr::app

@@ -5,6 +5,8 @@
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace bkr::app {
@@ -86,37 +88,72 @@ messaging::handler_result stage_handler::handle(const messaging::delivery& d,
     return r;
   });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report(d, verdict, outcome, seconds);
+  return verdict;
+}
+
+std::optional<std::vector<messaging::handler_result>> stage_handler::handle_batch(
+    std::span<const messaging::delivery> batch, messaging::handler_context& ctx) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<messaging::envelope> messages;
+  messages.reserve(batch.size());
+  for (const auto& d : batch)
+    messages.push_back(d.message);
+  // Exceptions go to the consumer: it undoes the batch and runs it message by message, which maps them.
+  auto results = stage_.handle_batch(ctx.native<storage::unit_of_work>(), ctx, messages);
+  if (!results)
+    return std::nullopt;
+  if (results->size() != batch.size())
+    throw std::logic_error("the stage returned " + std::to_string(results->size()) + " results for " +
+                           std::to_string(batch.size()) + " messages");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+                         static_cast<double>(batch.size());
+  std::vector<messaging::handler_result> verdicts;
+  verdicts.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& r = (*results)[i];
+    auto verdict = to_handler_result(r);
+    report(batch[i], verdict, r ? std::optional<stage_outcome>(*r) : std::nullopt, seconds);
+    verdicts.push_back(std::move(verdict));
+  }
+  return verdicts;
+}
+
+void stage_handler::report(const messaging::delivery& d, const messaging::handler_result& verdict,
+                           std::optional<stage_outcome> outcome, double seconds) {
   if (metrics_)
     metrics_->record(verdict, outcome, seconds);
   if (log_) {
-    const nlohmann::json fields{{"queue", d.queue},
-                                {"message_id", d.message.message_id},
-                                {"backupRequestId", d.message.key},
-                                {"trace_id", d.message.trace_id},
-                                {"attempt", d.message.attempt}};
+    // Built only for a line that is written: the usual commit logs nothing at info level.
+    const auto fields = [&] {
+      return nlohmann::json{{"queue", d.queue},
+                            {"message_id", d.message.message_id},
+                            {"backupRequestId", d.message.key},
+                            {"trace_id", d.message.trace_id},
+                            {"attempt", d.message.attempt}};
+    };
     switch (verdict.kind) {
       case messaging::outcome::commit:
         if (log_->enabled(spdlog::level::debug)) {
-          auto f = fields;
+          auto f = fields();
           f["outcome"] = to_string(outcome.value_or(stage_outcome::applied));
           log_->debug("message handled", f);
         }
         break;
       case messaging::outcome::retry: {
-        auto f = fields;
+        auto f = fields();
         f["reason"] = verdict.reason;
         log_->warn("message will be retried", f);
         break;
       }
       case messaging::outcome::reject: {
-        auto f = fields;
+        auto f = fields();
         f["reason"] = verdict.reason;
         log_->error("message rejected to the dead letters", f);
         break;
       }
     }
   }
-  return verdict;
 }
 
 }  // namespace bkr::app

@@ -81,6 +81,11 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .help = "consumers of the queue in this process, each on its own thread",
        .min = 1,
        .max = 64},
+      {.name = "consumer.synchronous_commit",
+       .type = value_type::boolean,
+       .default_value = "false",
+       .help = "wait for the WAL flush at every settlement (off: a database crash may undo the last "
+               "settlements, whose messages then run again; the 202 of ReceiveRequest is always durable)"},
       {.name = "retry.max_attempts",
        .type = value_type::integer,
        .default_value = "10",
@@ -150,6 +155,7 @@ result<worker_config> to_worker_config(const config::values& v) {
   c.poll_min = v.get_duration("consumer.poll_min");
   c.poll_max = v.get_duration("consumer.poll_max");
   c.threads = static_cast<std::size_t>(v.get_int("consumer.threads"));
+  c.synchronous_commit = v.get_bool("consumer.synchronous_commit");
   c.retry.max_attempts = static_cast<int>(v.get_int("retry.max_attempts"));
   c.retry.base = v.get_duration("retry.base");
   c.retry.cap = v.get_duration("retry.cap");

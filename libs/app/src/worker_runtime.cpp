@@ -100,13 +100,14 @@ struct worker_runtime::state {
 
 void worker_runtime::state::poll_stats(messaging::postgres::admin& admin) {
   auto& depth = registry.add_gauge(
-      "bkr_queue_messages", "Messages per queue and state (ready, leased, delayed, dead), cluster-wide",
+      "bkr_queue_messages",
+      "Messages of the consumed queue by state (ready, leased, delayed, dead), all consumers",
       {"queue", "state"});
   auto& oldest = registry.add_gauge("bkr_queue_oldest_ready_age_seconds",
-                                    "Age of the oldest ready message per queue, cluster-wide", {"queue"});
+                                    "Age of the oldest ready message of the consumed queue", {"queue"});
   auto& settled = registry.add_gauge("bkr_queue_settled_messages",
-                                     "Messages settled per queue since it existed, by result (processed, "
-                                     "retried, dead_lettered), cluster-wide",
+                                     "Messages of the consumed queue settled since it existed, by result "
+                                     "(processed, retried, dead_lettered), all consumers",
                                      {"queue", "result"});
   auto& breaker_gauge = registry.add_gauge(
       "bkr_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", {"breaker"});
@@ -116,9 +117,10 @@ void worker_runtime::state::poll_stats(messaging::postgres::admin& admin) {
       breaker_gauge.with({b->name()}).set(breaker_gauge_value(b->state()));
   }
   try {
-    const auto stats = admin.stats();
+    // Only this worker's queue: `bkrctl queues stats` shows them all.
+    const auto q = admin.stats_of(settings.queue);
     auto list = nlohmann::json::array();
-    for (const auto& q : stats) {
+    {
       depth.with({q.queue, "ready"}).set(static_cast<double>(q.ready));
       depth.with({q.queue, "leased"}).set(static_cast<double>(q.leased));
       depth.with({q.queue, "delayed"}).set(static_cast<double>(q.delayed));
@@ -309,6 +311,7 @@ int worker_runtime::run(stage& st) {
     o.poll_min = s.cfg.poll_min;
     o.poll_max = s.cfg.poll_max;
     o.retry = s.cfg.retry;
+    o.synchronous_commit = s.cfg.synchronous_commit;
     o.log = s.log;
     auto make = [&s, &handler, o] {
       return std::make_unique<messaging::postgres::consumer>(*s.pool, o, handler, s.notifier.get());

@@ -172,7 +172,10 @@ TEST_CASE("a worker process serves its ops endpoints and does its work and stops
     return m.has_value() &&
            m->body.find("bkr_stage_messages_total{queue=\"backup-request.accepted\",result=\"commit\"} 1") !=
                std::string::npos &&
-           m->body.find("bkr_queue_messages{queue=\"backup-request.received\",state=\"ready\"} 1") !=
+           m->body.find(
+               "bkr_queue_settled_messages{queue=\"backup-request.accepted\",result=\"processed\"} 1") !=
+               std::string::npos &&
+           m->body.find("bkr_queue_messages{queue=\"backup-request.accepted\",state=\"ready\"} 0") !=
                std::string::npos;
   }));
   const auto health = client.get(base + "/healthz");
@@ -180,7 +183,9 @@ TEST_CASE("a worker process serves its ops endpoints and does its work and stops
   const auto h = nlohmann::json::parse(health->body);
   CHECK(h["service"] == "bkr-create-request");
   CHECK(h["stage"]["queue"] == "backup-request.accepted");
-  CHECK(h["queues"].is_array());
+  REQUIRE(h["queues"].is_array());
+  REQUIRE(h["queues"].size() == 1);
+  CHECK(h["queues"][0]["queue"] == "backup-request.accepted");
 
   worker.signal(SIGTERM);
   CHECK(worker.wait_exit(10s) == 0);

@@ -29,6 +29,7 @@ TEST_CASE("a worker starts from the database URL alone with documented defaults"
   CHECK(c->ops_port == 9082);
   CHECK(c->batch_size == 64);
   CHECK(c->threads == 1);
+  CHECK_FALSE(c->synchronous_commit);
   CHECK(c->lease == 5s);
   CHECK(c->retry.max_attempts == 10);
   CHECK(c->retry.base == 2s);

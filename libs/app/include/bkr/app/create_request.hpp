@@ -22,6 +22,9 @@ class create_request final : public stage {
 
   result<stage_outcome> handle(storage::unit_of_work& uow, messaging::publisher& out,
                                const messaging::envelope& message) override;
+  std::optional<std::vector<result<stage_outcome>>> handle_batch(
+      storage::unit_of_work& uow, messaging::publisher& out,
+      std::span<const messaging::envelope> batch) override;
 
  private:
   const storage::backup_request_repository& requests_;

@@ -27,6 +27,9 @@ class receive_status final : public stage {
   void prepare(std::span<const messaging::envelope> batch) override;
   result<stage_outcome> handle(storage::unit_of_work& uow, messaging::publisher& out,
                                const messaging::envelope& message) override;
+  std::optional<std::vector<result<stage_outcome>>> handle_batch(
+      storage::unit_of_work& uow, messaging::publisher& out,
+      std::span<const messaging::envelope> batch) override;
 
  private:
   storage::connection_pool& pool_;

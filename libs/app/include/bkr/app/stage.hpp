@@ -11,9 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bkr::app {
 
@@ -42,6 +44,19 @@ class stage {
   /// message through `out`; both commit together with the retirement of `message`, or not at all.
   virtual result<stage_outcome> handle(storage::unit_of_work& uow, messaging::publisher& out,
                                        const messaging::envelope& message) = 0;
+
+  /// Optional, for throughput: handle() for a whole batch with set-based statements in `uow`. Returns one
+  /// result per message, in order, or nullopt to decline before writing anything (the worker then calls
+  /// handle() for each). The writes of the batch are kept as a whole: a message whose result is an error
+  /// must have written and published nothing. Throwing undoes the batch; the worker then handles it
+  /// message by message. The default declines.
+  virtual std::optional<std::vector<result<stage_outcome>>> handle_batch(
+      storage::unit_of_work& uow, messaging::publisher& out, std::span<const messaging::envelope> batch) {
+    (void)uow;
+    (void)out;
+    (void)batch;
+    return std::nullopt;
+  }
 };
 
 /// The message a stage publishes after handling `cause`: a new envelope of `contract`'s type and schema
