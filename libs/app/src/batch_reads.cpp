@@ -54,6 +54,32 @@ bool has_duplicates(std::span<const std::string> ids) {
   return false;
 }
 
+std::map<std::string, domain::backup_request> requests_by_id(
+    const storage::backup_request_repository& requests, storage::unit_of_work& uow,
+    std::span<const std::string> ids, bool lock) {
+  std::map<std::string, domain::backup_request> out;
+  for (auto& r : requests.find_many(uow, ids, lock)) {
+    auto id = r.backup_request_id;
+    out.emplace(std::move(id), std::move(r));
+  }
+  return out;
+}
+
+bool pending_changes::add(std::size_t i, result<domain::transition> t, batch_slots& slots) {
+  if (!t) {
+    slots[i] = t.error();
+    return false;
+  }
+  auto* move = std::get_if<domain::applied>(&*t);
+  if (!move) {
+    slots[i] = stage_outcome::already_done;
+    return false;
+  }
+  changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
+  at.push_back(i);
+  return true;
+}
+
 const job_lookup& job_lookups::find(const std::string& backup_job_id) {
   auto it = found_.find(backup_job_id);
   if (it == found_.end())

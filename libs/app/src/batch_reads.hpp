@@ -4,6 +4,7 @@
 
 #include "bkr/app/backup_job_service.hpp"
 #include "bkr/app/stage.hpp"
+#include "bkr/domain/status_machine.hpp"
 #include "bkr/domain/types.hpp"
 #include "bkr/messaging/envelope.hpp"
 #include "bkr/storage/backup_request_repository.hpp"
@@ -13,6 +14,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace bkr::app::detail {
@@ -35,6 +38,54 @@ std::vector<result<stage_outcome>> take_results(batch_slots& slots);
 
 /// Whether a backup request id appears twice: such batches go message by message, in order.
 bool has_duplicates(std::span<const std::string> ids);
+
+/// Checks each message against `contract` and reads its payload with `parse` (a domain parser returning a
+/// result); a message that fails gets its error in its slot and an empty entry here.
+template <class Parse>
+auto parse_batch(std::span<const messaging::envelope> batch, const domain::message_contract& contract,
+                 Parse parse, batch_slots& slots) {
+  using payload = typename std::invoke_result_t<Parse, const nlohmann::json&>::value_type;
+  std::vector<std::optional<payload>> out(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto ok = check_contract(batch[i], contract); !ok) {
+      slots[i] = ok.error();
+      continue;
+    }
+    auto p = parse(batch[i].payload);
+    if (!p) {
+      slots[i] = p.error();
+      continue;
+    }
+    out[i] = std::move(*p);
+  }
+  return out;
+}
+
+/// The backupRequestId of each parsed payload (empty where the message failed), and the non-empty ones.
+template <class Payload>
+std::pair<std::vector<std::string>, std::vector<std::string>> request_ids(
+    const std::vector<std::optional<Payload>>& payloads) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> out;
+  out.first.resize(payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i)
+    if (payloads[i])
+      out.second.push_back(out.first[i] = payloads[i]->backup_request_id);
+  return out;
+}
+
+/// The compare-and-sets a batch will make, and the message each is for.
+struct pending_changes {
+  std::vector<storage::status_change> changes;
+  std::vector<std::size_t> at;
+  /// Files message `i`'s transition: its error or already_done goes into its slot, a move becomes a change
+  /// here. Returns whether it became a change.
+  bool add(std::size_t i, result<domain::transition> t, batch_slots& slots);
+};
+
+/// The stored requests among `ids` by id, read in one statement (locked, in id order, with `lock`).
+std::map<std::string, domain::backup_request> requests_by_id(
+    const storage::backup_request_repository& requests, storage::unit_of_work& uow,
+    std::span<const std::string> ids, bool lock = false);
 
 /// Job lookups of one batch, each job asked once (many requests of a batch share their job).
 class job_lookups {

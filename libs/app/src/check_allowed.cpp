@@ -63,30 +63,15 @@ std::optional<std::vector<result<stage_outcome>>> check_allowed::handle_batch(
   // The same decisions as handle(): one read of the batch's requests, each job asked once, one
   // compare-and-set for the batch.
   detail::batch_slots slots(batch.size());
-  std::vector<std::string> ids(batch.size());
-  std::vector<std::string> named;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (auto ok = check_contract(batch[i], domain::received_message); !ok) {
-      slots[i] = ok.error();
-      continue;
-    }
-    auto payload = domain::parse_received_payload(batch[i].payload);
-    if (!payload) {
-      slots[i] = payload.error();
-      continue;
-    }
-    ids[i] = payload->backup_request_id;
-    named.push_back(ids[i]);
-  }
+  const auto payloads =
+      detail::parse_batch(batch, domain::received_message, domain::parse_received_payload, slots);
+  const auto [ids, named] = detail::request_ids(payloads);
   if (detail::has_duplicates(named))
     return std::nullopt;
-  std::map<std::string, domain::backup_request> stored;
-  for (auto& r : requests_.find_many(uow, named))
-    stored.emplace(r.backup_request_id, std::move(r));
+  const auto stored = detail::requests_by_id(requests_, uow, named);
 
   detail::job_lookups jobs(jobs_, uow);
-  std::vector<storage::status_change> changes;
-  std::vector<std::size_t> change_at;
+  detail::pending_changes pending;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (slots[i])
       continue;
@@ -107,29 +92,18 @@ std::optional<std::vector<result<stage_outcome>>> check_allowed::handle_batch(
     }
     const domain::transition_context context{
         clock_.now(), std::string(to_string(domain::pipeline_stage::check_allowed)), batch[i].message_id};
-    auto t = domain::check_allowed(request, job, context);
-    if (!t) {
-      slots[i] = t.error();
-      continue;
-    }
-    auto* move = std::get_if<domain::applied>(&*t);
-    if (!move) {
-      slots[i] = stage_outcome::already_done;
-      continue;
-    }
-    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
-    change_at.push_back(i);
+    pending.add(i, domain::check_allowed(request, job, context), slots);
   }
-  const auto won = requests_.update_status_many(uow, changes);
+  const auto won = requests_.update_status_many(uow, pending.changes);
   std::vector<messaging::outgoing_message> publishes;
-  for (std::size_t k = 0; k < change_at.size(); ++k) {
-    const auto i = change_at[k];
+  for (std::size_t k = 0; k < pending.at.size(); ++k) {
+    const auto i = pending.at[k];
     if (won.count(ids[i]) == 0) {
       slots[i] = stage_outcome::lost_race;
       continue;
     }
     slots[i] = stage_outcome::applied;
-    if (changes[k].updated.status_type_code == domain::request_status::allowed)
+    if (pending.changes[k].updated.status_type_code == domain::request_status::allowed)
       publishes.push_back(next_message(domain::allowed_message, std::string(domain::allowed_message.queue),
                                        ids[i], nlohmann::json(domain::allowed_payload{ids[i]}), batch[i],
                                        producer_, clock_));

@@ -57,39 +57,23 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
   // The same decisions as handle(), with one insert for the new requests and one compare-and-set for the
   // ones already stored, instead of statements per message.
   detail::batch_slots slots(batch.size());
-  std::vector<std::string> ids(batch.size());
-  std::vector<storage::new_request> fresh;
-  std::vector<std::size_t> fresh_at;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& message = batch[i];
-    if (auto ok = check_contract(message, domain::accepted_message); !ok) {
-      slots[i] = ok.error();
-      continue;
-    }
-    auto payload = domain::parse_accepted_payload(message.payload);
-    if (!payload) {
-      slots[i] = payload.error();
-      continue;
-    }
-    ids[i] = payload->backup_request_id;
-    const domain::transition_context context{
-        clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), message.message_id};
-    auto t = domain::receive(domain::to_backup_request(*payload), context);
-    if (!t) {
-      slots[i] = t.error();
-      continue;
-    }
-    if (auto* move = std::get_if<domain::applied>(&*t)) {
-      fresh.push_back({std::move(move->request), std::move(move->history)});
-      fresh_at.push_back(i);
-    }
-  }
-  std::vector<std::string> named;
-  for (const auto& id : ids)
-    if (!id.empty())
-      named.push_back(id);
+  const auto payloads =
+      detail::parse_batch(batch, domain::accepted_message, domain::parse_accepted_payload, slots);
+  const auto [ids, named] = detail::request_ids(payloads);
   if (detail::has_duplicates(named))
     return std::nullopt;
+  auto context = [&](std::size_t i) {
+    return domain::transition_context{
+        clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), batch[i].message_id};
+  };
+  // Nothing is stored at intake on the usual path: the insert comes first.
+  detail::pending_changes fresh;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (payloads[i])
+      fresh.add(i, domain::receive(domain::to_backup_request(*payloads[i]), context(i)), slots);
+  std::vector<storage::new_request> rows;
+  for (auto& c : fresh.changes)
+    rows.push_back({std::move(c.updated), std::move(c.entry)});
 
   std::vector<messaging::outgoing_message> publishes;
   auto publish_received = [&](std::size_t i) {
@@ -97,9 +81,9 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
                                      ids[i], nlohmann::json(domain::received_payload{ids[i]}), batch[i],
                                      producer_, clock_));
   };
-  const auto inserted = requests_.insert_many(uow, fresh);
+  const auto inserted = requests_.insert_many(uow, rows);
   std::vector<std::string> stored_ids;
-  for (auto i : fresh_at) {
+  for (auto i : fresh.at) {
     if (inserted.count(ids[i]) != 0) {
       slots[i] = stage_outcome::applied;
       publish_received(i);
@@ -108,12 +92,9 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
     }
   }
   // Requests that existed already: a redelivery, or one stored as Accepted at intake.
-  std::map<std::string, domain::backup_request> stored;
-  for (auto& r : requests_.find_many(uow, stored_ids))
-    stored.emplace(r.backup_request_id, std::move(r));
-  std::vector<storage::status_change> changes;
-  std::vector<std::size_t> change_at;
-  for (auto i : fresh_at) {
+  const auto stored = detail::requests_by_id(requests_, uow, stored_ids);
+  detail::pending_changes pending;
+  for (auto i : fresh.at) {
     if (slots[i])
       continue;
     auto it = stored.find(ids[i]);
@@ -122,23 +103,10 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
           make_error(errc::concurrent_update, "backup request " + ids[i] + " vanished while being created");
       continue;
     }
-    const domain::transition_context context{
-        clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), batch[i].message_id};
-    auto t = domain::receive(it->second, context);
-    if (!t) {
-      slots[i] = t.error();
-      continue;
-    }
-    auto* move = std::get_if<domain::applied>(&*t);
-    if (!move) {
-      slots[i] = stage_outcome::already_done;
-      continue;
-    }
-    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
-    change_at.push_back(i);
+    pending.add(i, domain::receive(it->second, context(i)), slots);
   }
-  const auto won = requests_.update_status_many(uow, changes);
-  for (auto i : change_at) {
+  const auto won = requests_.update_status_many(uow, pending.changes);
+  for (auto i : pending.at) {
     if (won.count(ids[i]) != 0) {
       slots[i] = stage_outcome::applied;
       publish_received(i);

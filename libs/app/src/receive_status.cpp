@@ -84,27 +84,13 @@ std::optional<std::vector<result<stage_outcome>>> receive_status::handle_batch(
   // The same decisions as handle(): the batch's requests locked in one statement (in id order), one read of
   // which have a Backup, each job asked once, one insert of the new Backups, one compare-and-set.
   detail::batch_slots slots(batch.size());
-  std::vector<std::optional<domain::store_status_reply>> replies(batch.size());
-  std::vector<std::string> named;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (auto ok = check_contract(batch[i], domain::store_status_message); !ok) {
-      slots[i] = ok.error();
-      continue;
-    }
-    auto reply = domain::parse_store_status_reply(batch[i].payload);
-    if (!reply) {
-      slots[i] = reply.error();
-      continue;
-    }
-    named.push_back(reply->backup_request_id);
-    replies[i] = std::move(*reply);
-  }
+  const auto replies =
+      detail::parse_batch(batch, domain::store_status_message, domain::parse_store_status_reply, slots);
+  const auto named = detail::request_ids(replies).second;
   // Two replies for one request must be applied one after the other, in order.
   if (detail::has_duplicates(named))
     return std::nullopt;
-  std::map<std::string, domain::backup_request> stored;
-  for (auto& r : requests_.find_many(uow, named, true))
-    stored.emplace(r.backup_request_id, std::move(r));
+  const auto stored = detail::requests_by_id(requests_, uow, named, true);
   const auto with_backup = backups_.requests_with_backup(uow, named);
 
   detail::job_lookups jobs(jobs_, uow);

@@ -62,29 +62,14 @@ std::optional<std::vector<result<stage_outcome>>> send_to_interface::handle_batc
   if (interface_.wants_prepare())
     return std::nullopt;
   detail::batch_slots slots(batch.size());
-  std::vector<std::string> ids(batch.size());
-  std::vector<std::string> named;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (auto ok = check_contract(batch[i], domain::allowed_message); !ok) {
-      slots[i] = ok.error();
-      continue;
-    }
-    auto payload = domain::parse_allowed_payload(batch[i].payload);
-    if (!payload) {
-      slots[i] = payload.error();
-      continue;
-    }
-    ids[i] = payload->backup_request_id;
-    named.push_back(ids[i]);
-  }
+  const auto payloads =
+      detail::parse_batch(batch, domain::allowed_message, domain::parse_allowed_payload, slots);
+  const auto [ids, named] = detail::request_ids(payloads);
   if (detail::has_duplicates(named))
     return std::nullopt;
-  std::map<std::string, domain::backup_request> stored;
-  for (auto& r : requests_.find_many(uow, named))
-    stored.emplace(r.backup_request_id, std::move(r));
+  const auto stored = detail::requests_by_id(requests_, uow, named);
 
-  std::vector<storage::status_change> changes;
-  std::vector<std::size_t> change_at;
+  detail::pending_changes pending;
   std::vector<domain::store_request> stores;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (slots[i])
@@ -94,30 +79,20 @@ std::optional<std::vector<result<stage_outcome>>> send_to_interface::handle_batc
       slots[i] = make_error(errc::unknown_request, "unknown backupRequestId " + ids[i]);
       continue;
     }
+    auto store = domain::make_store_request(it->second);
     const domain::transition_context context{
         clock_.now(), std::string(to_string(domain::pipeline_stage::send_to_interface)), batch[i].message_id};
     auto t = domain::mark_sent(it->second, context);
-    if (!t) {
-      slots[i] = t.error();
-      continue;
-    }
-    auto* move = std::get_if<domain::applied>(&*t);
-    if (!move) {
-      slots[i] = stage_outcome::already_done;
-      continue;
-    }
-    auto store = domain::make_store_request(it->second);
-    if (!store) {
+    if (t && std::holds_alternative<domain::applied>(*t) && !store) {
       slots[i] = store.error();
       continue;
     }
-    changes.push_back({std::move(move->request), move->expected_status, std::move(move->history)});
-    change_at.push_back(i);
-    stores.push_back(std::move(*store));
+    if (pending.add(i, std::move(t), slots))
+      stores.push_back(std::move(*store));
   }
-  const auto won = requests_.update_status_many(uow, changes);
-  for (std::size_t k = 0; k < change_at.size(); ++k) {
-    const auto i = change_at[k];
+  const auto won = requests_.update_status_many(uow, pending.changes);
+  for (std::size_t k = 0; k < pending.at.size(); ++k) {
+    const auto i = pending.at[k];
     if (won.count(ids[i]) == 0) {
       slots[i] = stage_outcome::lost_race;
       continue;
