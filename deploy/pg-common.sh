@@ -40,6 +40,10 @@ shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
 logging_collector = off
+# mq.messages turns over its rows thousands of times a second: its per-table autovacuum thresholds only act
+# as often as the launcher looks (default once a minute), and until a vacuum runs every claim walks the dead
+# index entries of finished messages.
+autovacuum_naptime = 1s
 CONF
 }
 
