@@ -524,7 +524,7 @@ consumer_loop::batch_report consumer::run_batch() {
       log_warn("a handler left the settlement transaction failed; running the batch again without it");
       continue;  // uow rolls back here
     }
-    insert_messages(tx, publishes);
+    insert_messages(uow, publishes);
     s = tx.exec_prepared(uow.prepare(settle_name, settle_sql), detail::uuid_array(done), retries.dump(),
                          dead.dump(), detail::uuid_array(handed_back), options_.queue, options_.name);
     // A full batch suggests more work: claim the next one in this transaction. Not when stopping (it

@@ -39,12 +39,9 @@ void validate(const outgoing_message& m) {
     throw std::invalid_argument("message id and type are required");
 }
 
-}  // namespace
-
-std::size_t insert_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages) {
-  if (messages.empty())
-    return 0;
-  // Sorted by dedup key so that concurrent publishers take key locks in one order (no deadlock).
+// The JSON rows of `messages`, sorted by dedup key so that concurrent publishers take key locks in one
+// order (no deadlock).
+std::string insert_rows(std::span<const outgoing_message> messages) {
   std::vector<const outgoing_message*> order;
   order.reserve(messages.size());
   for (const auto& m : messages) {
@@ -70,11 +67,29 @@ std::size_t insert_messages(pqxx::transaction_base& tx, std::span<const outgoing
                     {"d", std::max<long long>(0, m->delay.count())},
                     {"dk", m->dedup_key ? nlohmann::json(*m->dedup_key) : nlohmann::json(nullptr)}});
   }
-  auto r = tx.exec_params(insert_sql, rows.dump());
+  return rows.dump();
+}
+
+std::size_t inserted_count(const pqxx::result& r) {
   std::size_t n = 0;
   for (const auto& row : r)
     n += row[1].as<std::size_t>();
   return n;
+}
+
+}  // namespace
+
+std::size_t insert_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages) {
+  if (messages.empty())
+    return 0;
+  return inserted_count(tx.exec_params(insert_sql, insert_rows(messages)));
+}
+
+std::size_t insert_messages(bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages) {
+  if (messages.empty())
+    return 0;
+  static const std::string name = "bkr_mq_insert_messages", sql = insert_sql;
+  return inserted_count(uow.tx().exec_prepared(uow.prepare(name, sql), insert_rows(messages)));
 }
 
 std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages) {
@@ -104,11 +119,11 @@ std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_m
 }
 
 void publisher::publish(outgoing_message message) {
-  inserted_ += insert_messages(uow_.tx(), std::span<const outgoing_message>(&message, 1));
+  inserted_ += insert_messages(uow_, std::span<const outgoing_message>(&message, 1));
 }
 
 void publisher::publish_many(std::vector<outgoing_message> messages) {
-  inserted_ += insert_messages(uow_.tx(), messages);
+  inserted_ += insert_messages(uow_, messages);
 }
 
 }  // namespace bkr::messaging::postgres

@@ -19,6 +19,8 @@ inline constexpr const char* notify_channel = "bkr_mq";
 /// Postgres only if `tx` commits). Duplicates of a (queue, dedup_key) already seen, or of a message id,
 /// are skipped. Returns the number of messages inserted. Throws pqxx errors.
 std::size_t insert_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages);
+/// Same, as a statement prepared once per pooled connection (saves planning the statement on every call).
+std::size_t insert_messages(bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages);
 
 /// Bulk load through COPY for large batches without de-duplication keys (bench, backfills); NOTIFYs once
 /// per queue. Throws std::invalid_argument when a message has a dedup_key.
