@@ -223,6 +223,9 @@ void service::start() {
     o.batch_size = s.cfg.batch_size;
     o.lease = s.cfg.lease;
     o.poll_max = std::max(s.cfg.poll_max, o.poll_min);
+    // Like the workers: an answer undone by a database crash is given again, and a synchronous commit would
+    // hold the cluster's notification lock through the WAL flush, delaying every other publisher.
+    o.synchronous_commit = false;
     o.log = s.log.with({{"queue", o.queue}});
     return o;
   };
