@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <set>
 #include <stdexcept>
 #include <tuple>
 
@@ -72,7 +71,7 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
   // The messages are read in place; only a batch with replayed keys (rare) needs a copy without them.
   storage::with_database_errors([&] {
     if (!any_replayed) {
-      messaging::postgres::copy_messages(uow.tx(), messages, false);
+      messaging::postgres::copy_messages(uow.tx(), messages);
       return;
     }
     std::vector<messaging::outgoing_message> fresh;
@@ -80,7 +79,7 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
       if (outcomes[i].status == commit_status::committed)
         fresh.push_back(messages[i]);
     }
-    messaging::postgres::copy_messages(uow.tx(), fresh, false);
+    messaging::postgres::copy_messages(uow.tx(), fresh);
   });
   return outcomes;
 }
@@ -283,25 +282,9 @@ void group_committer::flush(std::span<const std::shared_ptr<waiter>> batch,
 std::vector<commit_outcome> group_committer::write_and_commit(
     std::span<const messaging::outgoing_message> messages, std::span<const idempotency_record* const> keys) {
   const auto started = std::chrono::steady_clock::now();
-  std::vector<commit_outcome> outcomes;
-  {
-    storage::unit_of_work uow(pool_);
-    outcomes = write_batch(uow, messages, keys);
-    uow.commit();
-  }  // the connection goes back before the wake-up takes one
-  // The wake-up goes after the commit, from a statement of its own: a NOTIFY inside this synchronous commit
-  // would hold Postgres' notification lock through the WAL flush, and every worker's settlement that
-  // publishes would wait for it. A lost wake-up only costs latency (the consumers poll as a backstop).
-  std::set<std::string> woken;
-  for (std::size_t i = 0; i < messages.size(); ++i)
-    if (outcomes[i].status == commit_status::committed)
-      woken.insert(messages[i].queue);
-  try {
-    const std::vector<std::string> queues(woken.begin(), woken.end());
-    messaging::postgres::notify_queues(pool_, queues);
-  } catch (const std::exception& e) {
-    log_.warn("waking the consumers failed; they find the messages by polling", {{"error", e.what()}});
-  }
+  storage::unit_of_work uow(pool_);
+  auto outcomes = write_batch(uow, messages, keys);
+  uow.commit();
 
   health_.report(true);
   batch_sizes_.observe(static_cast<double>(messages.size()));

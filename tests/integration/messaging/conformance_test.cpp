@@ -1,12 +1,8 @@
 // The messaging conformance suite: every backend must pass every case here, unchanged.
 #include "harness.hpp"
 
-#include "bkr/messaging/postgres/publisher.hpp"
-#include "bkr/storage/unit_of_work.hpp"
-
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -708,39 +704,4 @@ TEMPLATE_TEST_CASE("a consumer whose lease expired before it settled cannot comp
   CHECK(stats_of(h, "c.stale").processed == 1);
   CHECK(s->counts().processed == 0);
   CHECK(s->counts().lease_lost == 1);
-}
-
-TEST_CASE("a COPY committed without NOTIFY announces nothing until notify_queues runs after the commit",
-          "[messaging][postgres]") {
-  pg_harness h;
-  // A listener of our own on the channel the notifier uses.
-  struct listener final : pqxx::notification_receiver {
-    explicit listener(pqxx::connection_base& c) : pqxx::notification_receiver(c, "bkr_mq") {}
-    void operator()(const std::string& payload, int) override { payloads.push_back(payload); }
-    std::vector<std::string> payloads;
-  };
-  pqxx::connection conn(h.conninfo());
-  listener l(conn);
-  conn.get_notifs();  // LISTEN is sent now
-  const std::vector<bkr::messaging::outgoing_message> messages{msg("c.late-wake", "quiet")};
-  {
-    bkr::storage::unit_of_work uow(h.pool());
-    bkr::messaging::postgres::copy_messages(uow.tx(), messages, false);
-    uow.commit();
-  }
-  conn.await_notification(0, 300'000);
-  CHECK(l.payloads.empty());
-  bkr::messaging::postgres::notify_queues(h.pool(), std::vector<std::string>{"c.late-wake", "c.other"});
-  for (int i = 0; i < 50 && l.payloads.size() < 2; ++i)
-    conn.await_notification(0, 100'000);
-  std::sort(l.payloads.begin(), l.payloads.end());
-  CHECK(l.payloads == std::vector<std::string>{"c.late-wake", "c.other"});
-  CHECK_THROWS_AS(bkr::messaging::postgres::notify_queues(h.pool(), std::vector<std::string>{"Bad Queue"}),
-                  std::invalid_argument);
-  // The message itself was committed and is delivered.
-  recorder r;
-  auto c = h.make_consumer(fast("c.late-wake"), r);
-  c->start();
-  CHECK(wait_until([&] { return r.deliveries() == 1; }, 10s));
-  c->stop(1s);
 }

@@ -67,8 +67,6 @@ class pg_harness final : public mq_harness {
   std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
                                                      bool wakeups = true) override;
   messaging::admin& admin() override { return admin_; }
-  storage::connection_pool& pool() { return pool_; }
-  const std::string& conninfo() const { return db_.conninfo(); }
   void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
   std::map<std::string, int> effects() override;
   void failing_write(messaging::handler_context& ctx) override;

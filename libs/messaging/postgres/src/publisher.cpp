@@ -92,8 +92,7 @@ std::size_t insert_messages(bkr::storage::unit_of_work& uow, std::span<const out
   return inserted_count(uow.tx().exec_prepared(uow.prepare(name, sql), insert_rows(messages)));
 }
 
-std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages,
-                          bool notify) {
+std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages) {
   if (messages.empty())
     return 0;
   std::set<std::string> queues;
@@ -114,33 +113,9 @@ std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_m
     }
     out.complete();
   }
-  if (notify)
-    for (const auto& q : queues)
-      tx.exec_params("SELECT pg_notify('bkr_mq', $1)::text", q);
+  for (const auto& q : queues)
+    tx.exec_params("SELECT pg_notify('bkr_mq', $1)::text", q);
   return messages.size();
-}
-
-void notify_queues(bkr::storage::connection_pool& pool, std::span<const std::string> queues) {
-  if (queues.empty())
-    return;
-  std::string array = "{";
-  for (std::size_t i = 0; i < queues.size(); ++i) {
-    if (!is_valid_queue_name(queues[i]))
-      throw std::invalid_argument("invalid queue name: " + queues[i]);
-    array += (i == 0 ? "" : ",") + queues[i];  // queue names need no quoting (letters, digits, . _ -)
-  }
-  array += '}';
-  auto lease = pool.acquire();
-  try {
-    pqxx::nontransaction tx(lease.conn());
-    tx.exec_params(
-        "SELECT set_config('synchronous_commit', 'off', true), pg_notify('bkr_mq', q)::text "
-        "FROM unnest($1::text[]) AS q",
-        array);
-  } catch (const pqxx::broken_connection&) {
-    lease.discard();
-    throw;
-  }
 }
 
 void publisher::publish(outgoing_message message) {

@@ -63,8 +63,7 @@ struct commit_outcome {
 /// transactions lock keys in one order), then the messages whose key was new, in one COPY. A key already
 /// recorded, by a committed transaction or earlier in this batch, makes its request `replayed` with the
 /// stored answer; a concurrent transaction holding the same key is waited for. Every other request is
-/// `committed` once the caller commits. No NOTIFY is sent: the caller wakes the consumers after its commit
-/// (messaging::postgres::notify_queues). Throws database errors (storage's types). `keys` has the size of
+/// `committed` once the caller commits. Throws database errors (storage's types). `keys` has the size of
 /// `messages`.
 std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
                                         std::span<const messaging::outgoing_message> messages,

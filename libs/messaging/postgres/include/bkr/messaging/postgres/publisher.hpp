@@ -23,16 +23,8 @@ std::size_t insert_messages(pqxx::transaction_base& tx, std::span<const outgoing
 std::size_t insert_messages(bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages);
 
 /// Bulk load through COPY for large batches without de-duplication keys (bench, backfills); NOTIFYs once
-/// per queue unless `notify` is false (then call notify_queues() after the commit). Throws
-/// std::invalid_argument when a message has a dedup_key.
-std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages,
-                          bool notify = true);
-
-/// Wakes the consumers of `queues` from a statement of its own, committed without waiting for a WAL flush.
-/// For producers whose transactions commit synchronously: a NOTIFY inside such a transaction holds
-/// Postgres' commit-time notification lock (one per cluster) through the flush, so every other committing
-/// transaction that notifies waits behind it. Throws pqxx errors and storage's errors.
-void notify_queues(bkr::storage::connection_pool& pool, std::span<const std::string> queues);
+/// per queue. Throws std::invalid_argument when a message has a dedup_key.
+std::size_t copy_messages(pqxx::transaction_base& tx, std::span<const outgoing_message> messages);
 
 /// A publisher bound to one unit of work: nothing is visible before uow.commit(), nothing survives a
 /// rollback. Used by the thread that owns the unit of work; must not outlive it.
