@@ -489,8 +489,8 @@ std::vector<domain::backup_request> backup_request_repository::find_stalled(unit
   using domain::request_status;
   // One statement per status: the status and its timestamp column are part of the statement, so that the
   // partial indexes of the statuses the sweep scans (Received, Allowed) serve it.
-  auto stalled_sql = [](const char* status, const char* column) {
-    return "SELECT " + request_columns + " FROM backup_request WHERE status_type_code = '" + status +
+  auto stalled_sql = [](const char* status_name, const char* column) {
+    return "SELECT " + request_columns + " FROM backup_request WHERE status_type_code = '" + status_name +
            "' AND " + column + " < $1::timestamptz ORDER BY " + column + " LIMIT $2::bigint";
   };
   static const std::string by_accepted = stalled_sql("Accepted", "accepted_timestamp");
