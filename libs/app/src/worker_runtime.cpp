@@ -88,6 +88,17 @@ struct worker_runtime::state {
     return true;
   }
 
+  // The gated consumers run() made: a breaker's state change re-evaluates their gates at once rather than
+  // at their next periodic check.
+  std::mutex gates_mutex;
+  std::vector<gated_consumer*> gates;
+
+  void poke_gates() {
+    std::lock_guard lock(gates_mutex);
+    for (auto* g : gates)
+      g->poke();
+  }
+
   bool has_breakers() const {
     std::lock_guard lock(breakers_mutex);
     return !breakers.empty();
@@ -260,9 +271,10 @@ circuit_breaker& worker_runtime::add_breaker(std::string name, breaker_options o
           .add_gauge("bkr_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", {"breaker"})
           .with({b->name()});
   gauge.set(breaker_gauge_value(b->state()));
-  b->on_state_change([&gauge, log = s.log, name = b->name()](breaker_state st) {
+  b->on_state_change([&s, &gauge, log = s.log, name = b->name()](breaker_state st) {
     gauge.set(breaker_gauge_value(st));
     log.warn("circuit breaker changed state", {{"breaker", name}, {"state", to_string(st)}});
+    s.poke_gates();
   });
   if (first)
     s.ops->add_health_provider("breakers", [&s] {
@@ -302,6 +314,15 @@ int worker_runtime::run(stage& st) {
   s.notifier->start();
 
   std::vector<std::unique_ptr<messaging::consumer>> consumers;
+  // Declared after the consumers, so destroyed before them on every way out: no breaker pokes a gone gate.
+  struct gates_guard {
+    state& s;
+    ~gates_guard() {
+      std::lock_guard lock(s.gates_mutex);
+      s.gates.clear();
+    }
+  };
+  auto forget_gates = std::unique_ptr<gates_guard>(new gates_guard{s});
   for (std::size_t i = 0; i < s.cfg.threads; ++i) {
     messaging::consumer_options o;
     o.queue = queue;
@@ -316,11 +337,17 @@ int worker_runtime::run(stage& st) {
     auto make = [&s, &handler, o] {
       return std::make_unique<messaging::postgres::consumer>(*s.pool, o, handler, s.notifier.get());
     };
-    if (!s.has_breakers())
+    if (!s.has_breakers()) {
       consumers.push_back(make());
-    else
-      consumers.push_back(std::make_unique<gated_consumer>(
-          make, [&s] { return s.all_breakers_allow_claims(); }, claim_gate_options{}, s.log));
+      continue;
+    }
+    auto gated = std::make_unique<gated_consumer>(
+        make, [&s] { return s.all_breakers_allow_claims(); }, claim_gate_options{}, s.log);
+    {
+      std::lock_guard lock(s.gates_mutex);
+      s.gates.push_back(gated.get());
+    }
+    consumers.push_back(std::move(gated));
   }
   for (auto& c : consumers)
     c->start();
@@ -358,6 +385,7 @@ int worker_runtime::run(stage& st) {
     total.retried += n.retried;
     total.dead_lettered += n.dead_lettered;
   }
+  forget_gates.reset();
   consumers.clear();
   s.notifier->stop();
   s.log.info(

@@ -587,6 +587,33 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
   p->stop(1s);
 }
 
+TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spending attempts",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  // Postponed more often than the policy allows attempts (5): it is never dead-lettered for it.
+  std::atomic<int> postponed{0};
+  recorder r([&](const delivery&, handler_context&) {
+    if (postponed < 8) {
+      ++postponed;
+      return handler_result::postpone("dependency down", 30ms);
+    }
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) { p.publish(msg("c.postpone", "wait")); });
+  auto c = h.make_consumer(fast("c.postpone"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return r.deliveries() == 9; }, 20s));
+  REQUIRE(wait_until([&] { return stats_of(h, "c.postpone").processed == 1; }, 10s));
+  c->stop(1s);
+  CHECK(r.attempts("wait") == std::vector<int>(9, 1));
+  const auto times = r.times("wait");
+  for (std::size_t i = 1; i < times.size(); ++i)
+    CHECK(times[i] - times[i - 1] >= 25ms);
+  const auto s = stats_of(h, "c.postpone");
+  CHECK(s.dead == 0);
+  CHECK(s.ready + s.delayed + s.leased == 0);
+}
+
 TEMPLATE_TEST_CASE("a failed write undoes that message's attempt only, and the rest of the batch commits",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;

@@ -87,3 +87,17 @@ TEST_CASE("only too_early and dependency_unavailable and concurrent_update are t
   CHECK_FALSE(bkr::app::is_transient(bkr::app::errc::unknown_request));
   CHECK_FALSE(bkr::app::is_transient(std::make_error_code(std::errc::timed_out)));
 }
+
+TEST_CASE("a call not made because the circuit is open postpones without spending the attempt",
+          "[app][mapping]") {
+  const auto r = to_handler_result(failure(bkr::app::errc::circuit_open, "job service circuit is open"));
+  CHECK(r.kind == outcome::retry);
+  CHECK_FALSE(r.attempt_spent);
+  REQUIRE(r.delay.has_value());
+  CHECK(*r.delay == bkr::app::circuit_open_postponement);
+  CHECK(r.reason == "job service circuit is open");
+  // Any other transient error spends the attempt and leaves the delay to the backoff.
+  const auto other = to_handler_result(failure(bkr::app::errc::dependency_unavailable, "timed out"));
+  CHECK(other.attempt_spent);
+  CHECK_FALSE(other.delay.has_value());
+}
