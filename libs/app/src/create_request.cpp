@@ -59,7 +59,9 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
   detail::batch_slots slots(batch.size());
   const auto payloads =
       detail::parse_batch(batch, domain::accepted_message, domain::parse_accepted_payload, slots);
-  const auto [ids, named] = detail::request_ids(payloads);
+  const auto id_lists = detail::request_ids(payloads);
+  const auto& ids = id_lists.first;
+  const auto& named = id_lists.second;
   if (detail::has_duplicates(named))
     return std::nullopt;
   auto context = [&](std::size_t i) {

@@ -64,7 +64,9 @@ std::optional<std::vector<result<stage_outcome>>> send_to_interface::handle_batc
   detail::batch_slots slots(batch.size());
   const auto payloads =
       detail::parse_batch(batch, domain::allowed_message, domain::parse_allowed_payload, slots);
-  const auto [ids, named] = detail::request_ids(payloads);
+  const auto id_lists = detail::request_ids(payloads);
+  const auto& ids = id_lists.first;
+  const auto& named = id_lists.second;
   if (detail::has_duplicates(named))
     return std::nullopt;
   const auto stored = detail::requests_by_id(requests_, uow, named);
