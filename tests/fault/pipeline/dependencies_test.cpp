@@ -211,19 +211,9 @@ TEST_CASE("dependencies: interface and job service away for 30 s each, breakers 
   CHECK(dead_during == 0);
   CHECK(allowed_waiting > 100);  // the check below has something to look at
   CHECK(spent_while_open <= probes_at_most);
-  CHECK(report.clean());
-  CHECK(report.accepted == requests);
-  CHECK(report.missing == 0);
-  CHECK(report.duplicate_transitions == 0);
-  CHECK(report.double_backups == 0);
-  CHECK(report.leftover_messages == 0);
+  check_invariants(report, requests);
   CHECK(dead.empty());
   CHECK(unexpected.empty());
 
-  const auto codes = processes.stop_all(30s);
-  for (std::size_t i = 0; i < processes.size(); ++i) {
-    INFO(processes.at(i).name);
-    CHECK(codes[i] == std::optional<int>(0));
-  }
-  std::filesystem::remove_all(dir);
+  stop_cleanly(processes, dir);
 }

@@ -230,4 +230,22 @@ std::string seconds_since(std::chrono::steady_clock::time_point since) {
   return out.str();
 }
 
+void check_invariants(const test::invariant_report& report, int requests) {
+  CHECK(report.clean());
+  CHECK(report.accepted == requests);
+  CHECK(report.missing == 0);
+  CHECK(report.duplicate_transitions == 0);
+  CHECK(report.double_backups == 0);
+  CHECK(report.leftover_messages == 0);
+}
+
+void stop_cleanly(test::stack& processes, const std::filesystem::path& dir) {
+  const auto codes = processes.stop_all(std::chrono::seconds{30});
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    INFO(processes.at(i).name);
+    CHECK(codes[i] == std::optional<int>(0));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace bkr::fault_test

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -87,6 +88,13 @@ class supervisor {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
+
+/// The checks every scenario ends with (docs/RELIABILITY.md): every one of the `requests` answered 202 is
+/// accounted for, none is missing, stuck, doubled or off its path, and the queues are drained.
+void check_invariants(const test::invariant_report& report, int requests);
+
+/// Stops every process of the stack with SIGINT and checks that each exits 0, then removes `dir`.
+void stop_cleanly(test::stack& processes, const std::filesystem::path& dir);
 
 /// Waits until every request in `accepted` is final and the queues are empty (or `timeout`), then checks
 /// the invariants. Database errors while waiting count as "not yet".

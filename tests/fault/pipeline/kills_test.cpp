@@ -122,19 +122,9 @@ TEST_CASE("kills: SIGKILL of every executable under load loses, doubles and stra
 
   CHECK(chaos.kills() >= kills);
   CHECK(chaos.kills_by_app().size() == processes.size());
-  CHECK(report.clean());
-  CHECK(report.accepted == requests);
-  CHECK(report.missing == 0);
-  CHECK(report.duplicate_transitions == 0);
-  CHECK(report.double_backups == 0);
-  CHECK(report.leftover_messages == 0);
+  check_invariants(report, requests);
   CHECK(dead.empty());
   CHECK(unexpected.empty());
 
-  const auto codes = processes.stop_all(30s);
-  for (std::size_t i = 0; i < processes.size(); ++i) {
-    INFO(processes.at(i).name);
-    CHECK(codes[i] == std::optional<int>(0));
-  }
-  std::filesystem::remove_all(dir);
+  stop_cleanly(processes, dir);
 }

@@ -263,18 +263,8 @@ TEST_CASE("poison: malformed messages on every consumed queue are dead-lettered 
   CHECK(dead.size() == injected.size());
   // A poison message is rejected on its first delivery: it never loops through retries.
   CHECK(max_attempts == 1);
-  CHECK(report.clean());
-  CHECK(report.accepted == requests);
-  CHECK(report.missing == 0);
-  CHECK(report.duplicate_transitions == 0);
-  CHECK(report.double_backups == 0);
-  CHECK(report.leftover_messages == 0);
+  check_invariants(report, requests);
   CHECK(unexpected.empty());
 
-  const auto codes = processes.stop_all(30s);
-  for (std::size_t i = 0; i < processes.size(); ++i) {
-    INFO(processes.at(i).name);
-    CHECK(codes[i] == std::optional<int>(0));
-  }
-  std::filesystem::remove_all(dir);
+  stop_cleanly(processes, dir);
 }

@@ -87,20 +87,10 @@ TEST_CASE("postgres: stopped fast and immediate under load, every 202 still reac
                                 " process_exits=" + std::to_string(unexpected.size()) +
                                 " seconds=" + seconds_since(started));
 
-  CHECK(report.clean());
-  CHECK(report.accepted == requests);
-  CHECK(report.missing == 0);
-  CHECK(report.duplicate_transitions == 0);
-  CHECK(report.double_backups == 0);
-  CHECK(report.leftover_messages == 0);
+  check_invariants(report, requests);
   CHECK(dead.empty());
   // The services recover by themselves: none of them had to be started again.
   CHECK(unexpected.empty());
 
-  const auto codes = processes.stop_all(30s);
-  for (std::size_t i = 0; i < processes.size(); ++i) {
-    INFO(processes.at(i).name);
-    CHECK(codes[i] == std::optional<int>(0));
-  }
-  std::filesystem::remove_all(dir);
+  stop_cleanly(processes, dir);
 }
