@@ -143,6 +143,8 @@ void consumer_loop::loop() {
       idle_wait = options_.poll_min;
       continue;
     }
+    if (failed)  // hints from before the failure must not end the backoff: the batch may have failed before
+      note_claim_unmarked();  // it noted a claim, and an old hint would make every wait end at once
     auto wait = failed ? options_.poll_max : idle_wait;
     if (!failed && report.claimed > 0) {
       // The queue ran dry within this batch: the next claim waits for a newer hint, or the shortest poll.
