@@ -24,13 +24,10 @@ std::vector<std::string> payload_request_ids(std::span<const messaging::envelope
 std::vector<domain::backup_request> read_requests(storage::connection_pool& pool,
                                                   const storage::backup_request_repository& requests,
                                                   std::span<const std::string> ids) {
-  std::vector<domain::backup_request> found;
   if (ids.empty())
-    return found;
+    return {};
   storage::unit_of_work uow(pool);
-  for (const auto& id : ids)
-    if (auto r = requests.find(uow, id))
-      found.push_back(std::move(*r));
+  auto found = requests.find_many(uow, ids);
   uow.commit();
   return found;
 }
@@ -54,11 +51,19 @@ bool has_duplicates(std::span<const std::string> ids) {
   return false;
 }
 
+std::vector<std::string> present(std::span<const std::string> ids) {
+  std::vector<std::string> out;
+  for (const auto& id : ids)
+    if (!id.empty())
+      out.push_back(id);
+  return out;
+}
+
 std::map<std::string, domain::backup_request> requests_by_id(
     const storage::backup_request_repository& requests, storage::unit_of_work& uow,
     std::span<const std::string> ids, bool lock) {
   std::map<std::string, domain::backup_request> out;
-  for (auto& r : requests.find_many(uow, ids, lock)) {
+  for (auto& r : requests.find_many(uow, present(ids), lock)) {
     auto id = r.backup_request_id;
     out.emplace(std::move(id), std::move(r));
   }

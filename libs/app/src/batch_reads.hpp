@@ -15,7 +15,6 @@
 #include <span>
 #include <string>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 namespace bkr::app::detail {
@@ -61,16 +60,21 @@ auto parse_batch(std::span<const messaging::envelope> batch, const domain::messa
   return out;
 }
 
-/// The backupRequestId of each parsed payload (empty where the message failed), and the non-empty ones.
+/// The non-empty ids among `ids`.
+std::vector<std::string> present(std::span<const std::string> ids);
+
+/// The backupRequestId of each parsed payload, in message order (empty where the message failed), or nullopt
+/// when a request is named twice: such batches go message by message, in order.
 template <class Payload>
-std::pair<std::vector<std::string>, std::vector<std::string>> request_ids(
+std::optional<std::vector<std::string>> distinct_request_ids(
     const std::vector<std::optional<Payload>>& payloads) {
-  std::pair<std::vector<std::string>, std::vector<std::string>> out;
-  out.first.resize(payloads.size());
+  std::vector<std::string> ids(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i)
     if (payloads[i])
-      out.second.push_back(out.first[i] = payloads[i]->backup_request_id);
-  return out;
+      ids[i] = payloads[i]->backup_request_id;
+  if (has_duplicates(present(ids)))
+    return std::nullopt;
+  return ids;
 }
 
 /// The compare-and-sets a batch will make, and the message each is for.
@@ -82,7 +86,8 @@ struct pending_changes {
   bool add(std::size_t i, result<domain::transition> t, batch_slots& slots);
 };
 
-/// The stored requests among `ids` by id, read in one statement (locked, in id order, with `lock`).
+/// The stored requests among the non-empty `ids` by id, read in one statement (locked, in id order, with
+/// `lock`).
 std::map<std::string, domain::backup_request> requests_by_id(
     const storage::backup_request_repository& requests, storage::unit_of_work& uow,
     std::span<const std::string> ids, bool lock = false);

@@ -5,7 +5,6 @@
 #include "bkr/app/errors.hpp"
 #include "bkr/domain/status_machine.hpp"
 
-#include <map>
 #include <set>
 
 namespace bkr::app {
@@ -65,12 +64,11 @@ std::optional<std::vector<result<stage_outcome>>> check_allowed::handle_batch(
   detail::batch_slots slots(batch.size());
   const auto payloads =
       detail::parse_batch(batch, domain::received_message, domain::parse_received_payload, slots);
-  const auto id_lists = detail::request_ids(payloads);
-  const auto& ids = id_lists.first;
-  const auto& named = id_lists.second;
-  if (detail::has_duplicates(named))
+  const auto distinct = detail::distinct_request_ids(payloads);
+  if (!distinct)
     return std::nullopt;
-  const auto stored = detail::requests_by_id(requests_, uow, named);
+  const auto& ids = *distinct;
+  const auto stored = detail::requests_by_id(requests_, uow, ids);
 
   detail::job_lookups jobs(jobs_, uow);
   detail::pending_changes pending;

@@ -5,8 +5,6 @@
 #include "bkr/app/errors.hpp"
 #include "bkr/domain/status_machine.hpp"
 
-#include <map>
-
 namespace bkr::app {
 
 result<stage_outcome> create_request::handle(storage::unit_of_work& uow, messaging::publisher& out,
@@ -59,11 +57,10 @@ std::optional<std::vector<result<stage_outcome>>> create_request::handle_batch(
   detail::batch_slots slots(batch.size());
   const auto payloads =
       detail::parse_batch(batch, domain::accepted_message, domain::parse_accepted_payload, slots);
-  const auto id_lists = detail::request_ids(payloads);
-  const auto& ids = id_lists.first;
-  const auto& named = id_lists.second;
-  if (detail::has_duplicates(named))
+  const auto distinct = detail::distinct_request_ids(payloads);
+  if (!distinct)
     return std::nullopt;
+  const auto& ids = *distinct;
   auto context = [&](std::size_t i) {
     return domain::transition_context{
         clock_.now(), std::string(to_string(domain::pipeline_stage::create_request)), batch[i].message_id};

@@ -6,7 +6,6 @@
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/store_reply.hpp"
 
-#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -86,12 +85,13 @@ std::optional<std::vector<result<stage_outcome>>> receive_status::handle_batch(
   detail::batch_slots slots(batch.size());
   const auto replies =
       detail::parse_batch(batch, domain::store_status_message, domain::parse_store_status_reply, slots);
-  const auto named = detail::request_ids(replies).second;
-  // Two replies for one request must be applied one after the other, in order.
-  if (detail::has_duplicates(named))
+  // Two replies for one request must be applied one after the other, in order: distinct_request_ids
+  // declines such batches.
+  const auto ids = detail::distinct_request_ids(replies);
+  if (!ids)
     return std::nullopt;
-  const auto stored = detail::requests_by_id(requests_, uow, named, true);
-  const auto with_backup = backups_.requests_with_backup(uow, named);
+  const auto stored = detail::requests_by_id(requests_, uow, *ids, true);
+  const auto with_backup = backups_.requests_with_backup(uow, detail::present(*ids));
 
   detail::job_lookups jobs(jobs_, uow);
   std::vector<domain::backup> new_backups;

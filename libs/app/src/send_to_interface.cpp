@@ -5,7 +5,6 @@
 #include "bkr/app/errors.hpp"
 #include "bkr/domain/status_machine.hpp"
 
-#include <map>
 #include <stdexcept>
 
 namespace bkr::app {
@@ -64,12 +63,11 @@ std::optional<std::vector<result<stage_outcome>>> send_to_interface::handle_batc
   detail::batch_slots slots(batch.size());
   const auto payloads =
       detail::parse_batch(batch, domain::allowed_message, domain::parse_allowed_payload, slots);
-  const auto id_lists = detail::request_ids(payloads);
-  const auto& ids = id_lists.first;
-  const auto& named = id_lists.second;
-  if (detail::has_duplicates(named))
+  const auto distinct = detail::distinct_request_ids(payloads);
+  if (!distinct)
     return std::nullopt;
-  const auto stored = detail::requests_by_id(requests_, uow, named);
+  const auto& ids = *distinct;
+  const auto stored = detail::requests_by_id(requests_, uow, ids);
 
   detail::pending_changes pending;
   std::vector<domain::store_request> stores;
