@@ -10,6 +10,7 @@ void add(messaging::consumer_counts& into, const messaging::consumer_counts& c) 
   into.dead_lettered += c.dead_lettered;
   into.lease_lost += c.lease_lost;
   into.batches += c.batches;
+  into.polls += c.polls;
 }
 
 }  // namespace

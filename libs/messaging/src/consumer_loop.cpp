@@ -88,7 +88,8 @@ void consumer_loop::note_claim_unmarked() {
 }
 
 consumer_counts consumer_loop::counts() const {
-  return {processed_.load(), retried_.load(), dead_lettered_.load(), lease_lost_.load(), batches_.load()};
+  return {processed_.load(),  retried_.load(), dead_lettered_.load(),
+          lease_lost_.load(), batches_.load(), polls_.load()};
 }
 
 void consumer_loop::log_warn(std::string_view msg, const nlohmann::json& fields) const {
@@ -128,6 +129,7 @@ void consumer_loop::loop() {
     // by claims that find nothing (the hints of the messages it had just claimed).
     batch_report report;
     bool failed = false;
+    ++polls_;
     try {
       report = run_batch();
       if (!notes_claims_)  // a backend that never notes its claims: hints during the batch count as seen

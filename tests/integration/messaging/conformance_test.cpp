@@ -587,6 +587,25 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
   p->stop(1s);
 }
 
+TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue", "[messaging][conformance]",
+                   memory_harness, pg_harness) {
+  TestType h;
+  recorder r;
+  auto o = fast("c.idle");  // idle waits 5 ms doubling to 100 ms; reaping every 100 ms
+  auto c = h.make_consumer(o, r);
+  c->start();
+  std::this_thread::sleep_for(1s);
+  const auto idle = c->counts().polls;
+  // Backing off, one second holds about 15 rounds; a consumer told that something is due at once on an
+  // empty queue claims every millisecond (hundreds of rounds).
+  CHECK(idle >= 3);
+  CHECK(idle <= 40);
+  // Backing off must not cost the first message its wake-up.
+  h.in_transaction([](auto& p) { p.publish(msg("c.idle", "after-idle")); });
+  REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 5s));
+  c->stop(1s);
+}
+
 TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spending attempts",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;

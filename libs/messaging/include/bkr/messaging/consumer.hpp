@@ -45,6 +45,7 @@ struct consumer_counts {
   std::uint64_t dead_lettered = 0;
   std::uint64_t lease_lost = 0;
   std::uint64_t batches = 0;
+  std::uint64_t polls = 0;  ///< rounds of the consumer loop, including those that found nothing to claim
 };
 
 /// A running consumer of one queue. Owns its thread; start() once, stop() before destruction (the
@@ -101,7 +102,8 @@ class consumer_loop : public consumer {
 
   handler& handler_;
   consumer_options options_;
-  std::atomic<std::uint64_t> processed_{0}, retried_{0}, dead_lettered_{0}, lease_lost_{0}, batches_{0};
+  std::atomic<std::uint64_t> processed_{0}, retried_{0}, dead_lettered_{0}, lease_lost_{0}, batches_{0},
+      polls_{0};
 
   /// Backends call it just before each claim (also one made ahead, inside a settlement): hints counted up
   /// to here announce messages that the claim can see, so they do not bring the next claim forward after a
