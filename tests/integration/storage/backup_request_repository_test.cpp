@@ -479,6 +479,40 @@ TEST_CASE("update_status_many is one compare-and-set per request: winners move w
   CHECK(requests.update_status_many(uow, std::vector<bkr::storage::status_change>{}).empty());
 }
 
+TEST_CASE("update_status_many reads its rows through the primary key, not a scan, at any table size") {
+  // json_to_recordset is estimated at 100 rows; without the id array the generic plan was a hash join over a
+  // sequential scan of backup_request while the table held up to ~20k rows: milliseconds per batch.
+  bkr::test::pg_test_database db;
+  connection_pool pool(bkr::test::pool_for(db.conninfo()));
+  const auto mine = bkr::test::received_request();
+  insert_committed(pool, mine);
+  {
+    unit_of_work uow(pool);
+    uow.tx().exec0(
+        "INSERT INTO backup_request (backup_request_id, backup_job_id, data_date, prepared_data_path_name,"
+        " get_on_start_flag, transport_type_code, status_type_code, requester_id, received_timestamp)"
+        " SELECT 'filler-' || g, 'job-1', DATE '2026-01-01', '/data/x', false, 'Queue', 'Received', 'r', "
+        "now()"
+        " FROM generate_series(1, 5000) g");
+    uow.commit();
+  }
+  unit_of_work uow(pool);
+  uow.tx().exec0("SET LOCAL plan_cache_mode = force_generic_plan");  // what a long-lived worker ends up with
+  auto scans = [&] {
+    return uow.tx()
+        .exec1(
+            "SELECT coalesce(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'backup_request'")[0]
+        .as<long long>();
+  };
+  const auto before = scans();
+  const auto next = allowed(mine);
+  const std::vector<bkr::storage::status_change> changes{
+      {next, request_status::received,
+       bkr::test::entry(next, request_status::received, *next.checked_timestamp, "check-allowed")}};
+  CHECK(requests.update_status_many(uow, changes) == std::set<std::string>{mine.backup_request_id});
+  CHECK(scans() == before);
+}
+
 TEST_CASE("update_status_many writes the columns of each target status, like update_status") {
   bkr::test::pg_test_database db;
   connection_pool pool(bkr::test::pool_for(db.conninfo()));
