@@ -6,6 +6,7 @@
 
 #include <pqxx/pqxx>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,24 @@ std::string uuid_array(const std::vector<std::string>& ids);
 /// the range of a double such as 1e999, an unpaired surrogate escape). With `payload_error`, such a payload
 /// becomes the JSON string of its text and the parser's message goes to *payload_error; without, it throws.
 envelope envelope_from_row(const pqxx::row& row, int first, std::string* payload_error = nullptr);
+
+/// CTEs `input`, `fresh`, `chosen`, `ins` that insert the messages of the JSON rows in parameter `$<param>`
+/// (made by publish_rows) with de-duplication; `ins` returns the queue of every inserted message. The
+/// statement that uses them notifies those queues (see publish_notify).
+std::string publish_ctes(int param);
+
+/// A CTE `notified` that wakes the consumers of every queue `ins` inserted into; a statement must read it
+/// (e.g. count it) for the notifications to be sent.
+inline constexpr const char* publish_notify =
+    "notified AS (SELECT q, n, pg_notify('bkr_mq', q) AS x FROM (SELECT queue AS q, count(*) AS n FROM ins "
+    "GROUP BY queue) s)";
+
+/// Throws std::invalid_argument when a message cannot be published (queue name, id, type).
+void validate_outgoing(const outgoing_message& m);
+
+/// The JSON rows for publish_ctes, validated and sorted by (queue, dedup key) so that concurrent
+/// publishers take key locks in one order (no deadlock). Throws std::invalid_argument on a bad message.
+std::string publish_rows(std::span<const outgoing_message> messages);
 
 /// Timestamp column as epoch milliseconds (avoids any dependence on the session's TimeZone).
 timestamp epoch_ms(const pqxx::field& f);
