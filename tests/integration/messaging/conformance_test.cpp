@@ -567,6 +567,7 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
   auto o = fast("c.wake");
   o.poll_min = 3s;  // an idle consumer would otherwise sleep for seconds
   o.poll_max = 3s;
+  o.reap_interval = 3s;  // each reap is followed by a claim: it must not stand in for the wake-up
   auto c = h.make_consumer(o, woken);
   c->start();
   std::this_thread::sleep_for(100ms);  // let it go idle
@@ -585,6 +586,32 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
   h.in_transaction([](auto& tx) { tx.publish(msg("c.poll", "quiet")); });
   REQUIRE(wait_until([&] { return polled.deliveries() == 1; }, 5s));
   p->stop(1s);
+}
+
+TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at once",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
+  TestType h;
+  recorder downstream;
+  recorder upstream([](const delivery& d, handler_context& ctx) {
+    ctx.publish(msg("c.hop-b", d.message.key));
+    return handler_result::commit();
+  });
+  auto slow = fast("c.hop-b");
+  slow.poll_min = 3s;  // polling alone would take seconds
+  slow.poll_max = 3s;
+  slow.reap_interval = 3s;
+  auto b = h.make_consumer(slow, downstream);
+  auto a = h.make_consumer(fast("c.hop-a"), upstream);
+  b->start();
+  a->start();
+  std::this_thread::sleep_for(200ms);  // both idle
+  h.in_transaction([](auto& p) { p.publish(msg("c.hop-a", "hop")); });
+  REQUIRE(wait_until([&] { return upstream.deliveries() == 1; }, 5s));
+  const auto handed_on = upstream.times("hop").at(0);
+  REQUIRE(wait_until([&] { return downstream.deliveries() == 1; }, 10s));
+  CHECK(downstream.times("hop").at(0) - handed_on < 1s);
+  a->stop(1s);
+  b->stop(1s);
 }
 
 TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue", "[messaging][conformance]",

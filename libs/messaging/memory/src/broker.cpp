@@ -168,6 +168,7 @@ std::set<std::string> broker::settle(const std::string& queue, const std::string
   (void)owner;
   std::set<std::string> lost;
   std::vector<outgoing_message> publishes;
+  std::set<std::string> queues;  // to wake: where the settled handlers published, and ours on a hand-back
   {
     std::lock_guard lock(mutex_);
     auto now = clock_.now();
@@ -184,8 +185,10 @@ std::set<std::string> broker::settle(const std::string& queue, const std::string
         continue;
       messages_.erase(c.id);
       ++counters_[queue].processed;
-      for (auto& p : c.publishes)
+      for (auto& p : c.publishes) {
+        queues.insert(p.queue);
         publishes.push_back(std::move(p));
+      }
     }
     for (auto& r : st.retries) {
       stored* s = find(r.id, r.fence);
@@ -222,10 +225,6 @@ std::set<std::string> broker::settle(const std::string& queue, const std::string
     for (auto& p : publishes)
       insert_locked(std::move(p), now2);
   }
-  std::set<std::string> queues;
-  for (const auto& c : st.done)
-    for (const auto& p : c.publishes)
-      queues.insert(p.queue);
   if (!st.handed_back.empty())
     queues.insert(queue);
   wake(queues);
