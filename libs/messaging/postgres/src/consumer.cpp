@@ -2,7 +2,6 @@
 // every handler runs, fenced by row locks taken on (message_id, fence) before any handler starts.
 #include "bkr/messaging/postgres/consumer.hpp"
 
-#include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 #include "sql.hpp"
 
