@@ -25,6 +25,7 @@ unit_of_work::~unit_of_work() {
 void unit_of_work::commit() {
   with_database_errors([this] { tx_->commit(); });
   committed_ = true;
+  tx_.reset();  // frees the connection for statements of the hooks
   auto hooks = std::move(after_commit_);
   after_commit_.clear();
   for (auto& hook : hooks) {

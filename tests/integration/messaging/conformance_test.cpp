@@ -13,6 +13,7 @@ using namespace std::chrono_literals;
 using bkr::messaging::delivery;
 using bkr::messaging::handler_context;
 using bkr::messaging::handler_result;
+using bkr::test::log_harness;
 using bkr::test::memory_harness;
 using bkr::test::pg_harness;
 using bkr::test::wait_until;
@@ -103,7 +104,53 @@ bkr::messaging::queue_stats stats_of(H& h, const std::string& queue) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("publish joins the caller's transaction and de-duplicates", "[messaging][conformance]",
+TEMPLATE_TEST_CASE("publish joins the caller's transaction", "[messaging][conformance]", memory_harness,
+                   pg_harness, log_harness) {
+  TestType h;
+  h.in_transaction([](auto& p) { p.publish(msg("c.join", "rolled-back")); }, false);
+  CHECK(stats_of(h, "c.join").ready == 0);
+  h.in_transaction([](auto& p) { p.publish(msg("c.join", "first")); });
+  h.in_transaction([](auto& p) {
+    std::vector<bkr::messaging::outgoing_message> many{msg("c.join", "second"), msg("c.join", "third")};
+    p.publish_many(std::move(many));
+  });
+  CHECK(stats_of(h, "c.join").ready == 3);
+  recorder r;
+  auto c = h.make_consumer(fast("c.join"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return r.deliveries() >= 3 && stats_of(h, "c.join").processed == 3; }, 10s));
+  c->stop(1s);
+  auto all = r.all();
+  CHECK(all.size() == 3);
+  CHECK(all.count("rolled-back") == 0);
+  auto d = r.last("first");
+  CHECK(d.message.attempt == 1);
+  CHECK(d.message.type == "TestMessage");
+  CHECK(d.message.trace_id == "trace-first");
+  CHECK(d.message.producer == "conformance");
+  CHECK(d.message.payload == nlohmann::json{{"n", "first"}});
+  CHECK(d.queue == "c.join");
+  CHECK(stats_of(h, "c.join").ready == 0);
+}
+
+TEMPLATE_TEST_CASE("a delayed publish waits for its time", "[messaging][conformance]", memory_harness,
+                   pg_harness, log_harness) {
+  TestType h;
+  recorder r;
+  auto c = h.make_consumer(fast("c.later"), r);
+  c->start();
+  auto published = std::chrono::steady_clock::now();
+  h.in_transaction([](auto& p) { p.publish(msg("c.later", "later", std::nullopt, 0, 400ms)); });
+  auto s = stats_of(h, "c.later");
+  CHECK(s.delayed == 1);
+  CHECK(s.ready == 0);
+  REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
+  CHECK(r.times("later").at(0) - published >= 390ms);
+  CHECK(r.attempts("later") == std::vector<int>{1});
+  c->stop(1s);
+}
+
+TEMPLATE_TEST_CASE("publish de-duplicates by key (job-table backends)", "[messaging][conformance]",
                    memory_harness, pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) { p.publish(msg("c.pub", "rolled-back")); }, false);
@@ -144,7 +191,8 @@ TEMPLATE_TEST_CASE("publish joins the caller's transaction and de-duplicates", "
 }
 
 TEMPLATE_TEST_CASE("commit retires the message together with the handler's writes and publishes",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key);
@@ -172,7 +220,8 @@ TEMPLATE_TEST_CASE("commit retires the message together with the handler's write
 }
 
 TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when attempts run out",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -226,7 +275,8 @@ TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when 
 }
 
 TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, redriven and purged",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   std::atomic<bool> rejecting{true};
   recorder r([&](const delivery&, handler_context&) {
@@ -271,7 +321,7 @@ TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, 
   CHECK(h.admin().redrive(dead[0].message.message_id).has_error());
 }
 
-TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities run first",
+TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities run first (job-table backends)",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   recorder r;
@@ -301,7 +351,8 @@ TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities r
 }
 
 TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messages, stats report age",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder r;
   h.admin().pause("c.pause");
@@ -330,7 +381,8 @@ TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messag
 }
 
 TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice while leases hold",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   // The first handlers wait (at most 10 s) until a second consumer thread is handling too, so the check that
   // work was shared does not depend on how fast one consumer could drain the queue alone.
@@ -348,12 +400,7 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
     return handler_result::commit();
   });
   constexpr int total = 600;
-  h.in_transaction([](auto& p) {
-    std::vector<bkr::messaging::outgoing_message> many;
-    for (int i = 0; i < total; ++i)
-      many.push_back(msg("c.many", "m" + std::to_string(i)));
-    p.publish_many(std::move(many));
-  });
+  h.set_partitions("c.many", 4);  // the log backend shares a queue by partitions
   std::vector<std::unique_ptr<bkr::messaging::consumer>> consumers;
   for (int i = 0; i < 4; ++i) {
     auto o = fast("c.many");
@@ -363,6 +410,13 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
   }
   for (auto& c : consumers)
     c->start();
+  h.wait_shared(consumers);
+  h.in_transaction([](auto& p) {
+    std::vector<bkr::messaging::outgoing_message> many;
+    for (int i = 0; i < total; ++i)
+      many.push_back(msg("c.many", "m" + std::to_string(i)));
+    p.publish_many(std::move(many));
+  });
   REQUIRE(wait_until([&] { return stats_of(h, "c.many").processed == total; }, 30s));
   for (auto& c : consumers)
     c->stop(1s);
@@ -382,7 +436,7 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
   CHECK(consumers_used >= 2);
 }
 
-TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing", "[messaging][conformance]",
+TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table backends)", "[messaging][conformance]",
                    memory_harness, pg_harness) {
   TestType h;
   std::mutex m;
@@ -434,7 +488,8 @@ TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing", "[messag
 }
 
 TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   std::atomic<bool> started{false};
   recorder r([&](const delivery&, handler_context& ctx) {
@@ -470,7 +525,8 @@ TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending
 }
 
 TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   // While work flows a backend may claim the next batch before the current one is settled (the Postgres
   // backend claims it in the settlement transaction); a stop in between must hand that batch back too.
   TestType h;
@@ -510,7 +566,7 @@ TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message 
   CHECK(stats_of(h, "c.stop-next").processed == 20);
 }
 
-TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after lease expiry",
+TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after lease expiry (job-table backends)",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) {
@@ -541,7 +597,7 @@ TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after
     CHECK(n == 1);
 }
 
-TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the message",
+TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the message (job-table backends)",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) { p.publish(msg("c.expire", "crasher")); });
@@ -561,7 +617,8 @@ TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the messag
 }
 
 TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone also delivers",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder woken, polled;
   auto o = fast("c.wake");
@@ -589,7 +646,8 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
 }
 
 TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at once",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder downstream;
   recorder upstream([](const delivery& d, handler_context& ctx) {
@@ -615,7 +673,8 @@ TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at 
 }
 
 TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue", "[messaging][conformance]",
-                   memory_harness, pg_harness) {
+                   memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder r;
   auto o = fast("c.idle");  // idle waits 5 ms doubling to 100 ms; reaping every 100 ms
@@ -634,7 +693,8 @@ TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue
 }
 
 TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spending attempts",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   // Postponed more often than the policy allows attempts (5): it is never dead-lettered for it.
   std::atomic<int> postponed{0};
@@ -661,7 +721,8 @@ TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spend
 }
 
 TEMPLATE_TEST_CASE("a failed write undoes that message's attempt only, and the rest of the batch commits",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness,
+                   log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -745,7 +806,7 @@ class slow_preparer final : public bkr::messaging::handler {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("a consumer whose lease expired before it settled cannot complete or publish",
+TEMPLATE_TEST_CASE("a consumer whose lease expired before it settled cannot complete or publish (job-table backends)",
                    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   // The stale consumer's lease expires while it prepares; the winner reclaims the message and, still

@@ -144,6 +144,94 @@ std::map<std::string, int> pg_harness::effects() {
 
 void pg_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
                                          std::chrono::milliseconds lease) {
+  consumer_process p({db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count())});
+  // The first "handling" line: the batch is claimed and its transaction is open.
+  REQUIRE(p.wait_for("handling", std::chrono::seconds{15}));
+  REQUIRE(p.kill());
+}
+
+// ---- log ----
+
+log_harness::log_harness()
+    : pool_({db_.conninfo(), 16, std::chrono::milliseconds{5000}}), admin_(pool_), notifier_(db_.conninfo()) {
+  pqxx::connection conn(db_.conninfo());
+  std::vector<storage::migration_set> sets{messaging::postgres::mq_migrations()};
+  storage::migrate(conn, sets);
+  pqxx::work tx(conn);
+  tx.exec0("CREATE TABLE conformance_effects (tag text NOT NULL)");
+  tx.commit();
+  notifier_.start();
+  REQUIRE(notifier_.wait_listening(std::chrono::seconds{10}));
+}
+
+log_harness::~log_harness() {
+  notifier_.stop();
+}
+
+void log_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
+  storage::unit_of_work uow(pool_);
+  messaging::postgres::log_publisher p(uow);
+  fn(p);
+  if (commit)
+    uow.commit();
+}
+
+std::unique_ptr<messaging::consumer> log_harness::make_consumer(messaging::consumer_options o,
+                                                                messaging::handler& h, bool wakeups) {
+  messaging::postgres::log_consumer_options lo;
+  lo.ownership_interval = std::chrono::milliseconds{100};
+  if (std::getenv("BKR_TEST_LOG") != nullptr && !o.log)  // debugging aid: the consumer's log on stdout
+    o.log = bkr::logger("test", spdlog::level::debug);
+  return std::make_unique<messaging::postgres::log_consumer>(pool_, db_.conninfo(), std::move(o), h,
+                                                             wakeups ? &notifier_ : nullptr, lo);
+}
+
+void log_harness::record_effect(messaging::handler_context& ctx, const std::string& tag) {
+  auto& uow = ctx.native<storage::unit_of_work>();
+  uow.tx().exec_params("INSERT INTO conformance_effects (tag) VALUES ($1)", tag);
+}
+
+void log_harness::failing_write(messaging::handler_context& ctx) {
+  auto& uow = ctx.native<storage::unit_of_work>();
+  uow.tx().exec("INSERT INTO conformance_effects (tag) VALUES (NULL)");  // violates NOT NULL
+}
+
+std::map<std::string, int> log_harness::effects() {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  std::map<std::string, int> out;
+  for (const auto& row : tx.exec("SELECT tag, count(*) FROM conformance_effects GROUP BY tag"))
+    out[row[0].as<std::string>()] = row[1].as<int>();
+  return out;
+}
+
+void log_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
+                                          std::chrono::milliseconds lease) {
+  consumer_process p({db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count()), "log"});
+  REQUIRE(p.wait_for("handling", std::chrono::seconds{15}));
+  REQUIRE(p.kill());
+}
+
+void log_harness::set_partitions(const std::string& queue, int partitions) {
+  REQUIRE(admin_.set_partitions(queue, partitions).has_value());
+}
+
+void log_harness::wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) {
+  REQUIRE(wait_until(
+      [&] {
+        for (const auto& c : consumers) {
+          auto* lc = dynamic_cast<messaging::postgres::log_consumer*>(c.get());
+          if (lc == nullptr || lc->owned_partitions().empty())
+            return false;
+        }
+        return true;
+      },
+      std::chrono::seconds{10}));
+}
+
+// ---- a consumer process ----
+
+consumer_process::consumer_process(const std::vector<std::string>& args) {
   int out[2];
   REQUIRE(::pipe(out) == 0);
   posix_spawn_file_actions_t actions;
@@ -151,36 +239,56 @@ void pg_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t b
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, out[0]);
   std::string exe = BKR_MQ_TEST_CONSUMER;
-  std::vector<std::string> args{exe, db_.conninfo(), queue, std::to_string(batch),
-                                std::to_string(lease.count())};
+  std::vector<std::string> all{exe};
+  all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : args)
+  for (auto& a : all)
     argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
+  out_ = out[0];
   REQUIRE(rc == 0);
-  // Wait for the first "handling" line: the batch is claimed and its transaction is open.
-  std::string seen;
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{15};
-  while (seen.find("handling") == std::string::npos && std::chrono::steady_clock::now() < until) {
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
+  pid_ = pid;
+}
+
+consumer_process::~consumer_process() {
+  kill();
+  if (out_ >= 0)
+    ::close(out_);
+}
+
+bool consumer_process::wait_for(const std::string& text, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (seen_.find(text) == std::string::npos && std::chrono::steady_clock::now() < until) {
+    pollfd p{out_, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
       char buf[512];
-      auto n = ::read(out[0], buf, sizeof buf);
+      auto n = ::read(out_, buf, sizeof buf);
       if (n <= 0)
         break;
-      seen.append(buf, static_cast<std::size_t>(n));
+      seen_.append(buf, static_cast<std::size_t>(n));
     }
   }
-  ::kill(pid, SIGKILL);
+  return seen_.find(text) != std::string::npos;
+}
+
+void consumer_process::signal(int sig) {
+  if (pid_ > 0)
+    ::kill(pid_, sig);
+}
+
+bool consumer_process::kill() {
+  if (pid_ <= 0)
+    return false;
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, SIGKILL);
   int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(out[0]);
-  REQUIRE(seen.find("handling") != std::string::npos);
-  REQUIRE(WIFSIGNALED(status));
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFSIGNALED(status);
 }
 
 }  // namespace bkr::test

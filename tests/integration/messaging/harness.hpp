@@ -7,6 +7,7 @@
 #include "bkr/messaging/memory/broker.hpp"
 #include "bkr/messaging/postgres/admin.hpp"
 #include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "pg_test_database.hpp"
 
@@ -39,6 +40,16 @@ class mq_harness {
   /// (SIGKILL for Postgres) without settling or handing anything back. Returns once it is dead.
   virtual void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
                                        std::chrono::milliseconds lease) = 0;
+  /// Gives `queue` this many partitions where the backend has partitions (the log backend); else nothing.
+  virtual void set_partitions(const std::string& queue, int partitions) {
+    (void)queue;
+    (void)partitions;
+  }
+  /// Returns once the started `consumers` of one queue share its work (the log backend: each owns a
+  /// partition); at once where any consumer may take any message.
+  virtual void wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) {
+    (void)consumers;
+  }
 };
 
 class memory_harness final : public mq_harness {
@@ -78,6 +89,55 @@ class pg_harness final : public mq_harness {
   storage::connection_pool pool_;
   messaging::postgres::admin admin_;
   messaging::postgres::notifier notifier_;
+};
+
+/// The log backend on Postgres (append-only log, cursors, delay lane).
+class log_harness final : public mq_harness {
+ public:
+  log_harness();
+  ~log_harness() override;
+  void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) override;
+  std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
+                                                     bool wakeups = true) override;
+  messaging::admin& admin() override { return admin_; }
+  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
+  std::map<std::string, int> effects() override;
+  void failing_write(messaging::handler_context& ctx) override;
+  void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
+                               std::chrono::milliseconds lease) override;
+  void set_partitions(const std::string& queue, int partitions) override;
+  void wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) override;
+
+  storage::connection_pool& pool() { return pool_; }
+  const std::string& conninfo() const { return db_.conninfo(); }
+  messaging::postgres::log_admin& log_admin() { return admin_; }
+
+ private:
+  pg_test_database db_;
+  storage::connection_pool pool_;
+  messaging::postgres::log_admin admin_;
+  messaging::postgres::notifier notifier_;
+};
+
+/// A test consumer process (bkr_mq_test_consumer) and its output. Killed (SIGKILL) on destruction.
+class consumer_process {
+ public:
+  /// `args` after the executable: CONNINFO QUEUE BATCH_SIZE LEASE_MS [MODE].
+  explicit consumer_process(const std::vector<std::string>& args);
+  ~consumer_process();
+  consumer_process(const consumer_process&) = delete;
+  consumer_process& operator=(const consumer_process&) = delete;
+  /// Reads output until it contains `text` or `timeout` passes; returns whether it does.
+  bool wait_for(const std::string& text, std::chrono::milliseconds timeout);
+  void signal(int sig);
+  /// SIGKILL and reap; returns whether it died of the signal.
+  bool kill();
+  const std::string& output() const { return seen_; }
+
+ private:
+  int pid_ = -1;
+  int out_ = -1;
+  std::string seen_;
 };
 
 /// Polls `pred` until it holds or `timeout` passes; returns its last value.

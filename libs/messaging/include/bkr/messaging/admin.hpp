@@ -26,6 +26,9 @@ struct queue_stats {
   std::uint64_t retried = 0;
   std::uint64_t dead_lettered = 0;
   bool paused = false;
+  /// Log backend: how many of the ready messages the safe watermark still holds back (a write transaction
+  /// that has been running since before they committed, anywhere in the cluster, delays them).
+  std::uint64_t held_back = 0;
 };
 
 /// A message that will not run again unless redriven. Keeps its provenance.

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,14 +22,22 @@ class unit_of_work {
   unit_of_work(const unit_of_work&) = delete;
   unit_of_work& operator=(const unit_of_work&) = delete;
 
-  pqxx::work& tx() { return *tx_; }
+  /// The open transaction. Throws std::logic_error once the unit committed.
+  pqxx::work& tx() {
+    if (!tx_)
+      throw std::logic_error("unit_of_work: the transaction has already committed");
+    return *tx_;
+  }
+  /// The leased connection. After commit() (e.g. in an after-commit hook) it has no open transaction and
+  /// can run statements of its own until the unit is destroyed.
+  pqxx::connection& connection() { return lease_.conn(); }
   /// Prepares a statement on this connection once; then `tx().exec_prepared(name, ...)`. Returns a reference
   /// to `name` itself, so pass a name that outlives its use (e.g. a static std::string), never a temporary.
   const std::string& prepare(const std::string& name, std::string_view sql) {
     return lease_.prepare(name, sql);
   }
 
-  /// Runs `fn` after a successful commit (e.g. wake local consumers). Not run on rollback.
+  /// Runs `fn` after a successful commit (e.g. wake local consumers), in order. Not run on rollback.
   void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
   /// Commits; throws database_unavailable (retryable) on connection loss, pqxx errors otherwise.

@@ -1,0 +1,203 @@
+// Admin operations over the log model. Dead-letter listing, purging and pause/resume are the same tables as
+// the job-table backend's and go through its admin; stats, redrive and purge know the log and its cursors.
+#include "bkr/messaging/postgres/admin.hpp"
+#include "bkr/common/ids.hpp"
+#include "bkr/messaging/postgres/log.hpp"
+#include "sql.hpp"
+
+namespace bkr::messaging::postgres {
+namespace {
+
+// Every queue the log model knows of. Queues of the log are found with one index probe per queue (a loose
+// index scan), not by reading the log.
+constexpr const char* queues_sql = R"sql(
+WITH RECURSIVE lq AS (
+  SELECT min(queue) AS queue FROM mq.log
+  UNION ALL
+  SELECT (SELECT min(queue) FROM mq.log WHERE queue > lq.queue) FROM lq WHERE lq.queue IS NOT NULL)
+SELECT queue FROM lq WHERE queue IS NOT NULL
+UNION SELECT queue FROM mq.cursors UNION SELECT queue FROM mq.delayed UNION SELECT queue FROM mq.dead_letters
+UNION SELECT queue FROM mq.counters UNION SELECT queue FROM mq.queues UNION SELECT queue FROM mq.log_queues
+ORDER BY 1
+)sql";
+
+// One queue: per partition the committed rows after its cursor (all rows where it has none), and how many
+// of them the safe watermark still holds back; the delay lane; dead letters; counters.
+constexpr const char* stats_sql = R"sql(
+WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
+        AS part),
+l AS (
+  SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held, min(m.enqueued_at) AS oldest
+  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part CROSS JOIN w
+  JOIN LATERAL (SELECT m.tx, m.enqueued_at FROM mq.log m
+                WHERE m.queue = $1 AND m.part = p.part
+                  AND (m.tx, m.seq) > (coalesce(c.tx, '0'::xid8), coalesce(c.seq, 0))) m ON true),
+d AS (
+  SELECT count(*) FILTER (WHERE run_at <= now()) AS due, count(*) FILTER (WHERE run_at > now()) AS later,
+         min(run_at) FILTER (WHERE run_at <= now()) AS oldest
+  FROM mq.delayed WHERE queue = $1),
+k AS (SELECT sum(processed) AS p, sum(retried) AS r, sum(dead_lettered) AS dl FROM mq.counters WHERE queue = $1)
+SELECT l.ready + d.due, d.later, (SELECT count(*) FROM mq.dead_letters WHERE queue = $1),
+       (extract(epoch from now() - least(l.oldest, d.oldest)) * 1000)::bigint,
+       coalesce((SELECT sum(processed) FROM mq.cursors WHERE queue = $1), 0) + coalesce(k.p, 0),
+       coalesce(k.r, 0), coalesce(k.dl, 0), coalesce((SELECT paused FROM mq.queues WHERE queue = $1), false),
+       l.held
+FROM l, d, k
+)sql";
+
+constexpr const char* redrive_sql = R"sql(
+WITH d AS (DELETE FROM mq.dead_letters WHERE message_id = ANY($1::uuid[]) RETURNING *),
+ins AS (
+  INSERT INTO mq.delayed (queue, part, run_at, attempts, message_id, type, schema_version, key, occurred_at,
+                          trace_id, producer, payload, first_seen, last_error)
+  SELECT queue, mod(hashtext(key)::bigint + 2147483648,
+                    coalesce((SELECT lq.partitions FROM mq.log_queues lq WHERE lq.queue = d.queue), 1))::smallint,
+         now(), 0, message_id, type, schema_version, key, occurred_at, trace_id, producer, payload, first_seen,
+         last_error
+  FROM d RETURNING queue)
+SELECT s.q, s.n, pg_notify('bkr_mq', s.q)::text FROM (SELECT queue AS q, count(*) AS n FROM ins GROUP BY queue) s
+)sql";
+
+// Moves every cursor of the queue to the last row below the watermark (creating cursors where none exist).
+constexpr const char* skip_sql = R"sql(
+WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
+        AS part),
+head AS (
+  SELECT p.part, h.tx, h.seq FROM p CROSS JOIN w CROSS JOIN LATERAL (
+    SELECT m.tx, m.seq FROM mq.log m WHERE m.queue = $1 AND m.part = p.part AND m.tx < w.x
+    ORDER BY m.tx DESC, m.seq DESC LIMIT 1) h)
+INSERT INTO mq.cursors AS c (queue, part, tx, seq) SELECT $1, part, tx, seq FROM head
+ON CONFLICT (queue, part) DO UPDATE SET tx = excluded.tx, seq = excluded.seq, moved_at = now()
+WHERE (c.tx, c.seq) < (excluded.tx, excluded.seq)
+)sql";
+
+std::size_t sum_column(const pqxx::result& r, int col) {
+  std::size_t n = 0;
+  for (const auto& row : r)
+    n += row[col].as<std::size_t>();
+  return n;
+}
+
+queue_stats stats_in(pqxx::transaction_base& tx, const std::string& queue) {
+  const auto row = tx.exec_params1(stats_sql, queue);
+  queue_stats s;
+  s.queue = queue;
+  s.ready = row[0].as<std::uint64_t>();
+  s.delayed = row[1].as<std::uint64_t>();
+  s.dead = row[2].as<std::uint64_t>();
+  if (!row[3].is_null())
+    s.oldest_ready_age = std::chrono::milliseconds{row[3].as<long long>()};
+  s.processed = row[4].as<std::uint64_t>();
+  s.retried = row[5].as<std::uint64_t>();
+  s.dead_lettered = row[6].as<std::uint64_t>();
+  s.paused = row[7].as<bool>();
+  s.held_back = row[8].as<std::uint64_t>();
+  return s;
+}
+
+}  // namespace
+
+std::vector<queue_stats> log_admin::stats() {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  std::vector<queue_stats> out;
+  for (const auto& row : tx.exec(queues_sql))
+    out.push_back(stats_in(tx, row[0].as<std::string>()));
+  return out;
+}
+
+queue_stats log_admin::stats_of(std::string_view queue) {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  return stats_in(tx, std::string(queue));
+}
+
+std::vector<dead_letter> log_admin::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {
+  return postgres::admin(pool_).list_dead_letters(std::move(queue), limit);
+}
+
+result<dead_letter> log_admin::show_dead_letter(std::string_view message_id) {
+  return postgres::admin(pool_).show_dead_letter(message_id);
+}
+
+result<void> log_admin::redrive(std::string_view message_id) {
+  if (!is_uuid(message_id))
+    return bkr::error{errc::invalid_argument, "not a message id: " + std::string(message_id)};
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  auto r = tx.exec_params(redrive_sql, detail::uuid_array({std::string(message_id)}));
+  if (sum_column(r, 1) == 0)
+    return bkr::error{errc::not_found, "no dead letter " + std::string(message_id)};
+  tx.commit();
+  return {};
+}
+
+std::size_t log_admin::redrive_all(std::string_view queue) {
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  std::vector<std::string> ids;
+  for (const auto& row : tx.exec_params(
+           "SELECT message_id::text FROM mq.dead_letters WHERE queue = $1 FOR UPDATE", std::string(queue)))
+    ids.push_back(row[0].as<std::string>());
+  if (ids.empty())
+    return 0;
+  auto n = sum_column(tx.exec_params(redrive_sql, detail::uuid_array(ids)), 1);
+  tx.commit();
+  return n;
+}
+
+std::size_t log_admin::purge_dead_letters(std::optional<std::string> queue) {
+  return postgres::admin(pool_).purge_dead_letters(std::move(queue));
+}
+
+std::size_t log_admin::purge_queue(std::string_view queue) {
+  if (!is_valid_queue_name(queue))
+    return 0;
+  const std::string q(queue);
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  // What the cursors skip (the ready rows of the log), then the skip itself: a consumer mid-batch holds its
+  // cursor locked, so this waits for that batch, and the rows it settled are not counted twice.
+  tx.exec_params("SELECT 1 FROM mq.cursors WHERE queue = $1 ORDER BY part FOR UPDATE", q);
+  const auto before = stats_in(tx, q);
+  const auto lane_due = tx.exec_params1("SELECT count(*) FROM mq.delayed WHERE queue = $1 AND run_at <= now()", q)[0]
+                            .as<std::uint64_t>();
+  tx.exec_params(skip_sql, q);
+  const auto lane = tx.exec_params("DELETE FROM mq.delayed WHERE queue = $1", q).affected_rows();
+  tx.commit();
+  return static_cast<std::size_t>(before.ready - before.held_back - lane_due) + lane;
+}
+
+void log_admin::pause(std::string_view queue) {
+  postgres::admin(pool_).pause(queue);
+}
+
+void log_admin::resume(std::string_view queue) {
+  postgres::admin(pool_).resume(queue);
+}
+
+result<void> log_admin::set_partitions(std::string_view queue, int partitions) {
+  if (!is_valid_queue_name(queue))
+    return bkr::error{errc::invalid_argument, "invalid queue name: " + std::string(queue)};
+  if (partitions < 1 || partitions > 256)
+    return bkr::error{errc::invalid_argument,
+                      "partitions must be between 1 and 256, got " + std::to_string(partitions)};
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  auto r = tx.exec_params(
+      "INSERT INTO mq.log_queues AS l (queue, partitions) VALUES ($1, $2) ON CONFLICT (queue) DO UPDATE "
+      "SET partitions = excluded.partitions, updated_at = now() WHERE l.partitions <= excluded.partitions "
+      "RETURNING partitions",
+      std::string(queue), partitions);
+  if (r.empty())
+    return bkr::error{errc::invalid_argument,
+                      "the partitions of " + std::string(queue) + " may only grow (rows stay where they are)"};
+  tx.commit();
+  return {};
+}
+
+}  // namespace bkr::messaging::postgres

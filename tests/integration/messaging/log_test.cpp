@@ -1,0 +1,354 @@
+// Cases of the log model that the job-table backends do not share: cursor fence, takeover of a killed
+// owner's partition, the safe watermark, poison off the log, partitions, retention.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace std::chrono_literals;
+using bkr::messaging::delivery;
+using bkr::messaging::handler_context;
+using bkr::messaging::handler_result;
+using bkr::test::consumer_process;
+using bkr::test::log_harness;
+using bkr::test::wait_until;
+
+namespace {
+
+const bkr::system_clock wall;
+
+bkr::messaging::outgoing_message msg(const std::string& queue, const std::string& key) {
+  bkr::messaging::outgoing_message m;
+  m.queue = queue;
+  m.message = bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "log-test", "trace-" + key, wall);
+  return m;
+}
+
+bkr::messaging::consumer_options fast(const std::string& queue) {
+  bkr::messaging::consumer_options o;
+  o.queue = queue;
+  o.batch_size = 16;
+  o.lease = 3000ms;
+  o.poll_min = 5ms;
+  o.poll_max = 100ms;
+  o.reap_interval = 100ms;
+  o.retry = {5, 20ms, 2.0, 200ms};
+  return o;
+}
+
+/// Records deliveries by key, in order, with their attempts and times. Thread-safe.
+class recorder final : public bkr::messaging::handler {
+ public:
+  using behaviour = std::function<handler_result(const delivery&, handler_context&)>;
+  explicit recorder(behaviour b = {}) : behaviour_(std::move(b)) {}
+  handler_result handle(const delivery& d, handler_context& ctx) override {
+    {
+      std::lock_guard lock(mutex_);
+      order_.push_back(d.message.key);
+      attempts_[d.message.key].push_back(d.message.attempt);
+      times_[d.message.key].push_back(std::chrono::steady_clock::now());
+    }
+    return behaviour_ ? behaviour_(d, ctx) : handler_result::commit();
+  }
+  std::vector<std::string> order() {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  std::map<std::string, std::vector<int>> all() {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+  }
+  std::size_t deliveries() {
+    std::lock_guard lock(mutex_);
+    return order_.size();
+  }
+  std::optional<std::chrono::steady_clock::time_point> first_time(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = times_.find(key);
+    if (it == times_.end() || it->second.empty())
+      return std::nullopt;
+    return it->second.front();
+  }
+
+ private:
+  behaviour behaviour_;
+  std::mutex mutex_;
+  std::vector<std::string> order_;
+  std::map<std::string, std::vector<int>> attempts_;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> times_;
+};
+
+bkr::messaging::queue_stats stats(log_harness& h, const std::string& queue) {
+  return h.log_admin().stats_of(queue);
+}
+
+long long scalar(log_harness& h, const std::string& sql) {
+  auto lease = h.pool().acquire();
+  pqxx::nontransaction tx(lease.conn());
+  return tx.exec1(sql)[0].as<long long>();
+}
+
+}  // namespace
+
+TEST_CASE("log: a consumer killed mid-batch has its messages run again at once, each once", "[messaging][log]") {
+  log_harness h;
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 20; ++i)
+      p.publish(msg("l.kill", "k" + std::to_string(i)));
+  });
+  h.kill_consumer_mid_batch("l.kill", 20, 30000ms);  // the lease plays no part: the killed session is gone
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key);
+    return handler_result::commit();
+  });
+  auto c = h.make_consumer(fast("l.kill"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats(h, "l.kill").processed == 20; }, 10s));
+  c->stop(1s);
+  auto all = r.all();
+  CHECK(all.size() == 20);
+  // The head is the message the dead consumer may have died on: charged and run alone first.
+  CHECK(r.order().front() == "k0");
+  CHECK(all["k0"] == std::vector<int>{2});
+  for (int i = 1; i < 20; ++i)
+    CHECK(all["k" + std::to_string(i)] == std::vector<int>{1});
+  auto effects = h.effects();
+  CHECK(effects.size() == 20);
+  for (auto& [tag, n] : effects)
+    CHECK(n == 1);
+}
+
+TEST_CASE("log: a message its consumers keep dying on is dead-lettered", "[messaging][log]") {
+  log_harness h;
+  h.in_transaction([](auto& p) { p.publish(msg("l.crash", "crasher")); });
+  h.kill_consumer_mid_batch("l.crash", 1, 30000ms);
+  recorder r;
+  auto o = fast("l.crash");
+  o.retry.max_attempts = 1;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats(h, "l.crash").dead == 1; }, 10s));
+  c->stop(1s);
+  CHECK(r.deliveries() == 0);
+  auto dead = h.admin().list_dead_letters(std::string("l.crash"), 10);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].reason.find("its consumer stopped 1 times") != std::string::npos);
+  CHECK(dead[0].message.key == "crasher");
+  CHECK(stats(h, "l.crash").dead_lettered == 1);
+  CHECK(stats(h, "l.crash").ready == 0);
+}
+
+TEST_CASE("log: a stopped consumer resumed after its partition was taken over commits and publishes nothing",
+          "[messaging][log]") {
+  log_harness h;
+  h.in_transaction([](auto& p) { p.publish(msg("l.fence", "contested")); });
+  // The zombie reads the message, then is stopped (SIGSTOP) in prepare(), before its batch transaction.
+  consumer_process zombie({h.conninfo(), "l.fence", "16", "1000", "log-stall"});
+  REQUIRE(zombie.wait_for("preparing", 15s));
+  zombie.signal(SIGSTOP);
+  // Its idle ownership session is ended by the server after the lease; the winner takes the partition.
+  recorder winner([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, "winner");
+    ctx.publish(msg("l.fence.next", "from-winner-" + d.message.key));
+    return handler_result::commit();
+  });
+  auto w = h.make_consumer(fast("l.fence"), winner);
+  w->start();
+  REQUIRE(wait_until([&] { return stats(h, "l.fence").processed == 1; }, 15s));
+  zombie.signal(SIGCONT);
+  // Resumed, the zombie settles its batch: the fence (the cursor moved) lets nothing of it commit.
+  REQUIRE(zombie.wait_for("lost 1", 15s));
+  w->stop(1s);
+  auto effects = h.effects();
+  CHECK(effects["winner"] == 1);
+  CHECK(effects.count("zombie") == 0);
+  CHECK(stats(h, "l.fence.next").ready == 1);
+  CHECK(stats(h, "l.fence").processed == 1);
+  CHECK(winner.deliveries() == 1);
+}
+
+TEST_CASE("log: a killed owner's partition is served again within a second", "[messaging][log]") {
+  log_harness h;
+  h.in_transaction([](auto& p) { p.publish(msg("l.takeover", "m")); });
+  consumer_process owner({h.conninfo(), "l.takeover", "16", "30000", "log"});
+  REQUIRE(owner.wait_for("handling", 15s));
+  recorder r;
+  auto o = fast("l.takeover");
+  auto standby = h.make_consumer(o, r);
+  standby->start();
+  auto* lc = dynamic_cast<bkr::messaging::postgres::log_consumer*>(standby.get());
+  REQUIRE(lc != nullptr);
+  // A standby: the partition is owned by the process.
+  std::this_thread::sleep_for(300ms);
+  CHECK(lc->owned_partitions().empty());
+  CHECK(r.deliveries() == 0);
+  const auto killed = std::chrono::steady_clock::now();
+  REQUIRE(owner.kill());
+  REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
+  const auto served = *r.first_time("m") - killed;
+  standby->stop(1s);
+  INFO("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(served).count() << " ms");
+  CHECK(served < 1s);
+}
+
+TEST_CASE("log: a producer transaction held open is never skipped", "[messaging][log]") {
+  log_harness h;
+  recorder r;
+  auto c = h.make_consumer(fast("l.open"), r);
+  c->start();
+  SECTION("it commits") {
+    {
+      bkr::storage::unit_of_work open(h.pool());
+      bkr::messaging::postgres::log_publisher p(open);
+      p.publish(msg("l.open", "early"));
+      h.in_transaction([](auto& q) { q.publish(msg("l.open", "late")); });
+      // "late" committed, but behind the watermark of the open transaction: held back, not passed.
+      std::this_thread::sleep_for(1500ms);
+      CHECK(r.deliveries() == 0);
+      CHECK(stats(h, "l.open").held_back == 1);
+      open.commit();
+    }
+    REQUIRE(wait_until([&] { return r.deliveries() == 2; }, 10s));
+    CHECK(r.order() == std::vector<std::string>{"early", "late"});
+  }
+  SECTION("it rolls back") {
+    {
+      bkr::storage::unit_of_work open(h.pool());
+      bkr::messaging::postgres::log_publisher p(open);
+      p.publish(msg("l.open", "early"));
+      h.in_transaction([](auto& q) { q.publish(msg("l.open", "late")); });
+      std::this_thread::sleep_for(500ms);
+      CHECK(r.deliveries() == 0);
+    }
+    REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
+    CHECK(r.order() == std::vector<std::string>{"late"});
+  }
+  std::this_thread::sleep_for(200ms);
+  c->stop(1s);
+  for (auto& [key, attempts] : r.all())
+    CHECK(attempts.size() == 1);
+  CHECK(stats(h, "l.open").ready == 0);
+  CHECK(stats(h, "l.open").held_back == 0);
+}
+
+TEST_CASE("log: a poison message does not hold back the messages behind it", "[messaging][log]") {
+  log_harness h;
+  recorder r([&](const delivery& d, handler_context&) {
+    if (d.message.key == "poison")
+      return handler_result::retry("still broken", 2s);
+    return handler_result::commit();
+  });
+  h.in_transaction([](auto& p) {
+    p.publish(msg("l.poison", "poison"));
+    for (int i = 0; i < 5; ++i)
+      p.publish(msg("l.poison", "good" + std::to_string(i)));
+  });
+  h.in_transaction([](auto& p) { p.publish(msg("l.poison", "after")); });
+  auto c = h.make_consumer(fast("l.poison"), r);
+  c->start();
+  REQUIRE(wait_until([&] { return stats(h, "l.poison").processed == 6; }, 10s));
+  // Every message behind the poison ran while it waited in the delay lane for its second attempt.
+  CHECK(r.all()["poison"] == std::vector<int>{1});
+  auto s = stats(h, "l.poison");
+  CHECK(s.delayed == 1);
+  CHECK(s.retried == 1);
+  REQUIRE(wait_until([&] { return r.all()["poison"].size() == 2; }, 10s));
+  c->stop(1s);
+  CHECK(r.all()["poison"] == std::vector<int>{1, 2});
+}
+
+TEST_CASE("log: partitions are shared between consumers, and a stopped consumer's are taken over",
+          "[messaging][log]") {
+  log_harness h;
+  h.set_partitions("l.parts", 4);
+  recorder r([&](const delivery& d, handler_context& ctx) {
+    h.record_effect(ctx, d.message.key);
+    return handler_result::commit();
+  });
+  auto a = h.make_consumer(fast("l.parts"), r);
+  auto b = h.make_consumer(fast("l.parts"), r);
+  auto* la = dynamic_cast<bkr::messaging::postgres::log_consumer*>(a.get());
+  auto* lb = dynamic_cast<bkr::messaging::postgres::log_consumer*>(b.get());
+  a->start();
+  b->start();
+  REQUIRE(wait_until([&] { return la->owned_partitions().size() == 2 && lb->owned_partitions().size() == 2; }, 10s));
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 200; ++i)
+      p.publish(msg("l.parts", "p" + std::to_string(i)));
+  });
+  REQUIRE(wait_until([&] { return stats(h, "l.parts").processed == 200; }, 15s));
+  CHECK(a->counts().processed > 0);
+  CHECK(b->counts().processed > 0);
+  CHECK(scalar(h, "SELECT count(DISTINCT part) FROM mq.log WHERE queue = 'l.parts'") == 4);
+  b->stop(1s);
+  REQUIRE(wait_until([&] { return la->owned_partitions().size() == 4; }, 5s));
+  h.in_transaction([](auto& p) {
+    for (int i = 200; i < 240; ++i)
+      p.publish(msg("l.parts", "p" + std::to_string(i)));
+  });
+  REQUIRE(wait_until([&] { return stats(h, "l.parts").processed == 240; }, 15s));
+  a->stop(1s);
+  auto effects = h.effects();
+  CHECK(effects.size() == 240);
+  for (auto& [tag, n] : effects)
+    CHECK(n == 1);
+  CHECK(h.log_admin().set_partitions("l.parts", 2).has_error());
+  CHECK(h.log_admin().set_partitions("l.parts", 0).has_error());
+  CHECK(h.log_admin().set_partitions("l.parts", 8).has_value());
+}
+
+TEST_CASE("log: consumed log partitions are dropped whole, unconsumed ones kept", "[messaging][log]") {
+  log_harness h;
+  auto burn_xids = [&](int n) {
+    auto lease = h.pool().acquire();
+    for (int i = 0; i < n; ++i) {
+      pqxx::work tx(lease.conn());
+      tx.exec("SELECT pg_current_xact_id()");
+      tx.commit();
+    }
+  };
+  auto partitions = [&] {
+    return scalar(h, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'mq.log'::regclass");
+  };
+  // Narrow partitions for the test: the migration's (a million transaction ids wide) are empty; replace them.
+  {
+    auto lease = h.pool().acquire();
+    pqxx::work tx(lease.conn());
+    for (const auto& row : tx.exec("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = "
+                                   "i.inhrelid WHERE i.inhparent = 'mq.log'::regclass AND c.relname <> 'log_default'"))
+      tx.exec("DROP TABLE " + row[0].as<std::string>());
+    tx.exec("SELECT mq.log_maintain(64)");
+    tx.commit();
+  }
+  const auto ahead = partitions();
+  CHECK(ahead >= 3);  // the default one and at least two ranges ahead
+  recorder r;
+  auto c = h.make_consumer(fast("l.consumed"), r);
+  c->start();
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 10; ++i)
+      p.publish(msg("l.consumed", "c" + std::to_string(i)));
+  });
+  REQUIRE(wait_until([&] { return stats(h, "l.consumed").processed == 10; }, 10s));
+  burn_xids(150);
+  h.in_transaction([](auto& p) {
+    for (int i = 0; i < 10; ++i)
+      p.publish(msg("l.unconsumed", "u" + std::to_string(i)));
+  });
+  burn_xids(150);
+  CHECK(scalar(h, "SELECT mq.log_maintain(64)") >= 1);
+  c->stop(1s);
+  CHECK(scalar(h, "SELECT count(*) FROM mq.log WHERE queue = 'l.consumed'") == 0);
+  CHECK(scalar(h, "SELECT count(*) FROM mq.log WHERE queue = 'l.unconsumed'") == 10);
+  CHECK(scalar(h, "SELECT count(*) FROM mq.log_default") == 0);
+  CHECK(stats(h, "l.unconsumed").ready == 10);
+  CHECK(stats(h, "l.consumed").processed == 10);
+  // Publishing goes on into the partitions created ahead.
+  h.in_transaction([](auto& p) { p.publish(msg("l.unconsumed", "u-last")); });
+  CHECK(stats(h, "l.unconsumed").ready == 11);
+  CHECK(scalar(h, "SELECT count(*) FROM mq.log_default") == 0);
+}
