@@ -5,18 +5,27 @@
 #   max   wrk at 64 connections, as fast as the service answers: end-to-end throughput 202 -> Sent and
 #         202 -> Succeeded, CPU time per request of every process;
 #   half  a fixed rate of half the measured Sent throughput: latency accept -> Sent p50 / p99;
+#   100   a fixed 100 requests/s: how busy the whole machine is at a light load;
 #   1000  a fixed 1,000 requests/s: latency accept -> Sent p50 / p99.
-# Then checks that every request reached Succeeded through each transition once and that mq is empty, prints
-# peak RSS per process and a last line RESULT ...
+# For max, 100 and 1000 it prints per request: row writes (pg_stat_user_tables), statements
+# (pg_stat_statements), WAL bytes (pg_stat_wal), CPU of our processes and of Postgres, and how busy the whole
+# machine was while the load ran. Then checks that every request reached Succeeded through each transition
+# once and that no message is left, prints peak RSS per process and a last line RESULT ...
 #   bench/pipeline.sh
-# env: BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
-#      the length of each phase), BKR_BENCH_CONNECTIONS (64), BKR_BENCH_WRK_THREADS (2)
+# env: BKR_BENCH_MODEL (jobs or log: the hand-off model, BKR_MESSAGING_MODEL of every process; default jobs),
+#      BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
+#      the length of each phase), BKR_BENCH_CONNECTIONS (64), BKR_BENCH_WRK_THREADS (2). pg_stat_statements
+#      is loaded (BKR_BENCH_PG_STATS=1 unless set to 0; statements per request need it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/pg-common.sh"
 . "$root/bench/bench-pg.sh"
 
 duration=${BKR_BENCH_DURATION:-20s}
+model=${BKR_BENCH_MODEL:-jobs}
+case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be jobs or log, not '$model'" >&2; exit 2 ;; esac
+export BKR_MESSAGING_MODEL=$model
+export BKR_BENCH_PG_STATS=${BKR_BENCH_PG_STATS:-1}
 connections=${BKR_BENCH_CONNECTIONS:-64}
 wrk_threads=${BKR_BENCH_WRK_THREADS:-2}
 lua="$root/bench/ingest.lua"
@@ -150,33 +159,69 @@ rate() {
 }
 all_pids() { echo "${pid[@]}" $(bench_pg_pids); }
 
+# pg_counters: "row-writes statements wal-bytes" of the cluster so far. Backends report their counts at
+# least once a second while busy, so read them a few seconds after a phase settled.
+pg_counters() {
+  local stmts="0"
+  [ "$BKR_BENCH_PG_STATS" = 1 ] && stmts="(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements)"
+  sql "SELECT (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables) || ' ' ||
+              $stmts || ' ' || (SELECT wal_bytes FROM pg_stat_wal)"
+}
+# machine_ticks: "all idle" clock ticks of the whole machine so far (idle includes iowait).
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+# measure_begin / measure_end TAG N: per-request figures of the phase between them (N requests), kept in
+# the arrays below and printed in the table. measure_load_end marks the end of the load itself (machine busy
+# is measured over the load, not over the tail that drains it).
+declare -A f_writes=() f_stmts=() f_wal=() f_cpu=() f_pg=() f_busy=() f_proc=()
+declare -A m_t0=()
+measure_begin() {
+  local name
+  for name in "${names[@]}"; do m_t0[$name]=$(bench_ticks "${pid[$name]}"); done
+  m_pg0=$(bench_ticks $(bench_pg_pids))
+  read -r m_w0 m_s0 m_b0 <<<"$(pg_counters)"
+  read -r m_all0 m_idle0 <<<"$(machine_ticks)"
+}
+measure_load_end() { read -r m_all1 m_idle1 <<<"$(machine_ticks)"; }
+measure_end() {
+  local tag=$1 n=$2 name ours=0 t hz
+  hz=$(getconf CLK_TCK)
+  sleep 2
+  read -r w1 s1 b1 <<<"$(pg_counters)"
+  for name in "${names[@]}"; do
+    t=$(( $(bench_ticks "${pid[$name]}") - m_t0[$name] ))
+    f_proc[$tag,$name]=$(awk -v t="$t" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+    [ "$name" = bkr-fake-backup-interface ] || ours=$((ours + t))
+  done
+  t=$(( $(bench_ticks $(bench_pg_pids)) - m_pg0 ))
+  f_pg[$tag]=$(awk -v t="$t" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+  f_cpu[$tag]=$(awk -v t=$((ours + t)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+  f_writes[$tag]=$(awk -v a="$m_w0" -v b="$w1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) / n}')
+  f_stmts[$tag]=$(awk -v a="$m_s0" -v b="$s1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) / n}')
+  f_wal[$tag]=$(awk -v a="$m_b0" -v b="$b1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) / n}')
+  f_busy[$tag]=$(awk -v a0="$m_all0" -v i0="$m_idle0" -v a1="$m_all1" -v i1="$m_idle1" \
+    'BEGIN {printf "%.0f", 100 * (1 - (i1 - i0) / (a1 - a0))}')
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== warm-up (3 s at full load)" >&2
 phase warm 3s
 settle warm
 
-echo "== max: wrk -t$wrk_threads -c$connections -d$duration, then until every request is Succeeded" >&2
-declare -A t0=()
-for name in "${names[@]}"; do t0[$name]=$(bench_ticks "${pid[$name]}"); done
-pg_t0=$(bench_ticks $(bench_pg_pids))
+echo "== max ($model): wrk -t$wrk_threads -c$connections -d$duration, then until every request is Succeeded" >&2
+measure_begin
 phase max "$duration"
+measure_load_end
 max_line=$phase_line
 max_n=$phase_n
 settle max
-total_ours=0
-declare -A cpu=()
-for name in "${names[@]}"; do
-  cpu[$name]=$(( $(bench_ticks "${pid[$name]}") - t0[$name] ))
-  [ "$name" = bkr-fake-backup-interface ] || total_ours=$((total_ours + cpu[$name]))
-done
-pg_ticks=$(( $(bench_ticks $(bench_pg_pids)) - pg_t0 ))
+measure_end max "$max_n"
 max_db=$(in_db max)
 sent_per_s=$(rate max sent_to_interface_timestamp)
 succeeded_per_s=$(rate max reply_timestamp)
 accept_per_s=$(awk -v n="$(bench_field requests "$max_line")" -v us="$(bench_field duration_us "$max_line")" \
   'BEGIN {printf "%.0f", n / (us / 1e6)}')
-cpu_ms=$(awk -v t=$((total_ours + pg_ticks)) -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
-cpu_fake_ms=$(awk -v t="${cpu[bkr-fake-backup-interface]}" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+cpu_ms=${f_cpu[max]}
+cpu_fake_ms=${f_proc[max,bkr-fake-backup-interface]}
 read -r max_p50 max_p99 <<<"$(latency max)"
 
 half=$((sent_per_s / 2))
@@ -188,11 +233,23 @@ settle half
 read -r half_p50 half_p99 <<<"$(latency half)"
 half_rate=$(awk -v n="$half_n" -v us="$(bench_field duration_us "$half_line")" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
 
+echo "== 100: a fixed 100 requests/s for $duration" >&2
+measure_begin
+phase p100 "$duration" 100
+measure_load_end
+p100_n=$phase_n
+settle p100
+measure_end p100 "$p100_n"
+read -r p100_p50 p100_p99 <<<"$(latency p100)"
+
 echo "== 1000: a fixed 1000 requests/s for $duration" >&2
+measure_begin
 phase k1 "$duration" 1000
+measure_load_end
 k_line=$phase_line
 k_n=$phase_n
 settle k1
+measure_end k1 "$k_n"
 read -r k_p50 k_p99 <<<"$(latency k1)"
 k_rate=$(awk -v n="$k_n" -v us="$(bench_field duration_us "$k_line")" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -212,7 +269,9 @@ succeeded=$(sql "SELECT count(*) FROM backup_request WHERE status_type_code = 'S
 dup=$(sql "SELECT count(*) FROM (SELECT 1 FROM backup_request_history GROUP BY backup_request_id, to_status HAVING count(*) > 1) d")
 transitions=$(sql "SELECT count(*) FROM backup_request_history")
 backups=$(sql "SELECT count(*) FROM backup")
-left=$(sql "SELECT count(*) FROM mq.messages")
+# Messages not consumed (ready, leased or delayed) on any queue, as the admin surface reports them.
+left=$(BKR_DATABASE_URL="$db" "$bkrctl" queues stats --json |
+  python3 -c 'import json, sys; print(sum(q["ready"] + q["leased"] + q["delayed"] for q in json.load(sys.stdin)))')
 verdict=ok
 if [ "$succeeded" != "$total" ] || [ "$dup" != 0 ] || [ "$backups" != "$total" ] || [ "$left" != 0 ] ||
    [ "$max_db" != "$max_n" ]; then verdict=MISMATCH; fi
@@ -234,13 +293,18 @@ printf '%-60s %12s %10s\n' "1000/s: accept -> Sent p99 (ms)" "$k_p99" "<=20"
 while read -r hop p50 p99; do
   printf '%-60s %12s %10s\n' "1000/s: $hop p50 / p99 (ms)" "$p50 / $p99" "-"
 done <<<"$(hops k1)"
+printf '%-60s %12s %10s\n' "100/s: accept -> Sent p50 / p99 (ms)" "$p100_p50 / $p100_p99" "-"
 printf '%-60s %12s %10s\n' "CPU per request, our 5 processes + Postgres (ms)" "$cpu_ms" "<=0.15"
-for name in "${names[@]}"; do
-  printf '%-60s %12s %10s\n' "  CPU per request: $name (ms)" \
-    "$(awk -v t="${cpu[$name]}" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')" "-"
+for tag in max p100 k1; do
+  label=$tag; [ "$tag" = p100 ] && label=100/s; [ "$tag" = k1 ] && label=1000/s
+  printf '%-60s %12s %10s\n' "$label: whole machine busy while loaded (%)" "${f_busy[$tag]}" "$([ "$tag" = p100 ] && echo '<=10' || echo -)"
+  printf '%-60s %12s %10s\n' "$label: row writes / statements per request" "${f_writes[$tag]} / ${f_stmts[$tag]}" "<=30 / -"
+  printf '%-60s %12s %10s\n' "$label: WAL bytes per request" "${f_wal[$tag]}" "<=6000"
+  printf '%-60s %12s %10s\n' "$label: CPU per request, ours + Postgres / Postgres (ms)" "${f_cpu[$tag]} / ${f_pg[$tag]}" "-"
+  for name in "${names[@]}"; do
+    printf '%-60s %12s %10s\n' "  $label: CPU per request: $name (ms)" "${f_proc[$tag,$name]}" "-"
+  done
 done
-printf '%-60s %12s %10s\n' "  CPU per request: Postgres, all processes (ms)" \
-  "$(awk -v t="$pg_ticks" -v n="$max_n" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')" "-"
 for name in "${names[@]}"; do
   target="-"
   case $name in bkr-create-request | bkr-check-allowed | bkr-send-to-interface | bkr-receive-status) target="<=32" ;; esac
@@ -254,5 +318,5 @@ echo "fake interface (not counted above) CPU per request: $cpu_fake_ms ms"
 echo "check: $verdict"
 bench_pg_top_statements
 echo
-echo "RESULT sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms worker_rss_mb=$worker_rss"
+echo "RESULT model=$model sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms busy_pct_at_100=${f_busy[p100]} writes_per_req=${f_writes[max]} statements_per_req=${f_stmts[max]} wal_bytes_per_req=${f_wal[max]} worker_rss_mb=$worker_rss"
 [ "$verdict" = ok ]

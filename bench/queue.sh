@@ -2,13 +2,17 @@
 # Queue benchmark: starts a private Postgres cluster (synchronous_commit on), measures the storage ceiling
 # with pgbench and the mq backend's enqueue, processing, latency and recovery figures in the same run,
 # prints a table and a final RESULT line.
-#   bench/queue.sh            (env: BKR_BENCH_BUILD_DIR, BKR_BENCH_N, BKR_BENCH_SECONDS)
+#   bench/queue.sh            (env: BKR_BENCH_BUILD_DIR, BKR_BENCH_N, BKR_BENCH_SECONDS, BKR_BENCH_MODEL)
+# BKR_BENCH_MODEL=log measures the log backend (append-only log, cursors); the default `jobs` the job table.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/pg-common.sh"
 
 build=${BKR_BENCH_BUILD_DIR:-$root/build/bench}
 n=${BKR_BENCH_N:-200000}
+model=${BKR_BENCH_MODEL:-jobs}
+case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be jobs or log, not '$model'" >&2; exit 2 ;; esac
+export BKR_MQ_MODEL=$model
 pgbench_seconds=${BKR_BENCH_SECONDS:-10}
 
 echo "== building release binaries in $build" >&2
@@ -56,6 +60,7 @@ commit_p99=$(field commit_p99_ms "$out"); after_p99=$(field after_commit_p99_ms 
 echo "== recovery of a SIGKILLed consumer's batch (default 5 s lease, 1 s reaper)" >&2
 out=$("$bench_bin" "$db" recovery 500); recovery=$(field recovery_s "$out")
 
+printf '\nmodel: %s\n' "$model"
 printf '\n%-58s %14s %10s\n' "measurement" "value" "target"
 printf '%-58s %14s %10s\n' "storage ceiling: pgbench 100-row insert tx, 2 clients" "$pg_ceiling rows/s" "-"
 printf '%-58s %14s %10s\n' "bulk enqueue, COPY (msg/s)" "$bulk_copy" ">=100000"
@@ -69,4 +74,4 @@ printf '%-58s %14s %10s\n' "  of which: producer's commit (WAL flush) p99 (ms)" 
 printf '%-58s %14s %10s\n' "  of which: commit returned to handler start p99 (ms)" "$after_p99" "-"
 printf '%-58s %14s %10s\n' "SIGKILLed consumer's messages done again (s)" "$recovery" "<=10"
 echo
-echo "RESULT bulk_enqueue_per_s=$bulk single_enqueue_per_s=$single process_per_s=$process process2_per_s=$process2 start_p99_ms=$p99 recovery_s=$recovery pg_ceiling_rows_per_s=$pg_ceiling"
+echo "RESULT model=$model bulk_enqueue_per_s=$bulk single_enqueue_per_s=$single process_per_s=$process process2_per_s=$process2 start_p99_ms=$p99 recovery_s=$recovery pg_ceiling_rows_per_s=$pg_ceiling"

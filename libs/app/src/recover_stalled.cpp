@@ -29,21 +29,7 @@ nlohmann::json recovery_report::to_json() const {
 
 std::set<std::string> postgres_pending_messages::pending(storage::unit_of_work& uow, std::string_view queue,
                                                          std::span<const std::string> keys) {
-  std::set<std::string> found;
-  if (keys.empty())
-    return found;
-  static const std::string name = "bkr_app_pending_keys";
-  // The keys travel as one JSON array parameter: no value is ever spliced into the SQL text.
-  const auto& statement = uow.prepare(name, R"sql(
-    SELECT key FROM mq.messages
-    WHERE queue = $1 AND key IN (SELECT jsonb_array_elements_text($2::jsonb))
-    UNION
-    SELECT key FROM mq.dead_letters
-    WHERE queue = $1 AND key IN (SELECT jsonb_array_elements_text($2::jsonb)))sql");
-  const nlohmann::json list(std::vector<std::string>(keys.begin(), keys.end()));
-  for (const auto& row : uow.tx().exec_prepared(statement, std::string(queue), list.dump()))
-    found.insert(row[0].as<std::string>());
-  return found;
+  return messaging::postgres::pending_keys(model_, uow, queue, keys);
 }
 
 namespace {
@@ -110,17 +96,17 @@ recovery_report recover_stalled::run_once(const recovery_options& options) {
     ++(is_received ? report.received : report.allowed);
   }
   if (!messages.empty())
-    messaging::postgres::publisher(uow).publish_many(std::move(messages));
+    messaging::postgres::make_publisher(model_, uow)->publish_many(std::move(messages));
   uow.commit();
   return report;
 }
 
 recovery_report recover_stalled_requests(storage::connection_pool& pool, const recovery_options& options,
-                                         std::string producer) {
+                                         std::string producer, messaging::postgres::model model) {
   const storage::backup_request_repository requests;
-  postgres_pending_messages probe;
+  postgres_pending_messages probe(model);
   const bkr::system_clock clock;
-  recover_stalled recovery(pool, requests, probe, clock, std::move(producer));
+  recover_stalled recovery(pool, requests, probe, clock, std::move(producer), model);
   return recovery.run_once(options);
 }
 

@@ -2,6 +2,7 @@
 #include "bkr/app/worker_config.hpp"
 
 #include "bkr/common/log.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 
 #include <iostream>
 
@@ -81,6 +82,11 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .help = "consumers of the queue in this process, each on its own thread",
        .min = 1,
        .max = 64},
+      {.name = "messaging.model",
+       .default_value = "jobs",
+       .help = "hand-off model of the queues: jobs (job table with leases) or log (append-only log with "
+               "committed cursors); every process of a pipeline must use the same",
+       .one_of = {"jobs", "log"}},
       {.name = "consumer.synchronous_commit",
        .type = value_type::boolean,
        .default_value = "false",
@@ -156,6 +162,7 @@ result<worker_config> to_worker_config(const config::values& v) {
   c.poll_max = v.get_duration("consumer.poll_max");
   c.threads = static_cast<std::size_t>(v.get_int("consumer.threads"));
   c.synchronous_commit = v.get_bool("consumer.synchronous_commit");
+  c.model = *messaging::postgres::parse_model(v.get_string("messaging.model"));
   c.retry.max_attempts = static_cast<int>(v.get_int("retry.max_attempts"));
   c.retry.base = v.get_duration("retry.base");
   c.retry.cap = v.get_duration("retry.cap");

@@ -5,9 +5,8 @@
 #include "bkr/app/stage_handler.hpp"
 #include "bkr/common/ids.hpp"
 #include "bkr/http/ops_listener.hpp"
-#include "bkr/messaging/postgres/admin.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
 #include "bkr/messaging/postgres/migrations.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "bkr/storage/migration.hpp"
 
@@ -104,12 +103,12 @@ struct worker_runtime::state {
     return !breakers.empty();
   }
 
-  void poll_stats(messaging::postgres::admin& admin);
+  void poll_stats();
   void stats_loop();
   void wait_for_stop();
 };
 
-void worker_runtime::state::poll_stats(messaging::postgres::admin& admin) {
+void worker_runtime::state::poll_stats() {
   auto& depth = registry.add_gauge(
       "bkr_queue_messages",
       "Messages of the consumed queue by state (ready, leased, delayed, dead), all consumers",
@@ -129,7 +128,7 @@ void worker_runtime::state::poll_stats(messaging::postgres::admin& admin) {
   }
   try {
     // Only this worker's queue: `bkrctl queues stats` shows them all.
-    const auto q = admin.stats_of(settings.queue);
+    const auto q = messaging::postgres::stats_of(cfg.model, *pool, settings.queue);
     auto list = nlohmann::json::array();
     {
       depth.with({q.queue, "ready"}).set(static_cast<double>(q.ready));
@@ -162,9 +161,8 @@ void worker_runtime::state::poll_stats(messaging::postgres::admin& admin) {
 }
 
 void worker_runtime::state::stats_loop() {
-  messaging::postgres::admin admin(*pool);
   for (;;) {
-    poll_stats(admin);
+    poll_stats();
     std::unique_lock lock(stats_mutex);
     if (stats_cv.wait_for(lock, cfg.stats_interval, [&] { return stats_stopping; }))
       return;
@@ -335,7 +333,8 @@ int worker_runtime::run(stage& st) {
     o.synchronous_commit = s.cfg.synchronous_commit;
     o.log = s.log;
     auto make = [&s, &handler, o] {
-      return std::make_unique<messaging::postgres::consumer>(*s.pool, o, handler, s.notifier.get());
+      return messaging::postgres::make_consumer(s.cfg.model, *s.pool, s.cfg.database_url, o, handler,
+                                                s.notifier.get());
     };
     if (!s.has_breakers()) {
       consumers.push_back(make());
@@ -355,8 +354,8 @@ int worker_runtime::run(stage& st) {
 
   std::unique_ptr<recovery_sweeper> sweeper;
   const storage::backup_request_repository requests;
-  postgres_pending_messages probe;
-  recover_stalled recovery(*s.pool, requests, probe, s.clock, s.producer);
+  postgres_pending_messages probe(s.cfg.model);
+  recover_stalled recovery(*s.pool, requests, probe, s.clock, s.producer, s.cfg.model);
   if (s.cfg.recovery_enabled) {
     sweeper = std::make_unique<recovery_sweeper>(recovery, s.cfg.recovery, s.cfg.recovery_interval, s.log);
     sweeper->start();

@@ -1,6 +1,8 @@
 // Load driver for bench/queue.sh: bulk and transactional enqueue, no-op processing, idle enqueue-to-start
 // latency, and recovery of a SIGKILLed consumer's messages. Prints one `key=value` line per measurement.
+// BKR_MQ_MODEL=log measures the log backend (append-only log and cursors); otherwise the job table.
 #include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/unit_of_work.hpp"
@@ -35,12 +37,37 @@ mq::outgoing_message make(const std::string& queue, long i) {
   return m;
 }
 
+bool log_model() {
+  const char* m = std::getenv("BKR_MQ_MODEL");
+  return m != nullptr && std::string(m) == "log";
+}
+
+std::unique_ptr<mq::consumer> make_consumer(bkr::storage::connection_pool& pool, const std::string& conninfo,
+                                            mq::consumer_options o, mq::handler& h,
+                                            mq::postgres::notifier* wakeups = nullptr) {
+  if (log_model())
+    return std::make_unique<mq::postgres::log_consumer>(pool, conninfo, std::move(o), h, wakeups);
+  return std::make_unique<mq::postgres::consumer>(pool, std::move(o), h, wakeups);
+}
+
+/// Publishes in `uow` with the model's publisher (the log's rings its doorbell after commit).
+void publish_one(bkr::storage::unit_of_work& uow, mq::outgoing_message m) {
+  if (log_model())
+    mq::postgres::log_publisher(uow).publish(std::move(m));
+  else
+    mq::postgres::publisher(uow).publish(std::move(m));
+}
+
 double seconds_since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
 }
 
 // Cheap emptiness probe for the drain loops: a count(*) every few milliseconds would itself take a core.
 bool queue_empty(bkr::storage::connection_pool& pool, const std::string& queue) {
+  if (log_model()) {
+    auto s = mq::postgres::log_admin(pool).stats_of(queue);
+    return s.ready + s.delayed == 0;
+  }
   auto lease = pool.acquire();
   pqxx::read_transaction tx(lease.conn());
   // Two probes, each answered from a partial index (ready, leased), never a scan of the whole table.
@@ -58,7 +85,9 @@ void bulk_load(bkr::storage::connection_pool& pool, const std::string& queue, lo
     for (long i = done; i < std::min(n, done + chunk); ++i)
       batch.push_back(make(queue, i));
     bkr::storage::unit_of_work uow(pool);
-    if (copy)
+    if (log_model())
+      mq::postgres::append_to_log(uow.tx(), batch);  // the log has one write path
+    else if (copy)
       mq::postgres::copy_messages(uow.tx(), batch);
     else
       mq::postgres::insert_messages(uow.tx(), batch);
@@ -82,9 +111,9 @@ double drain(const std::string& conninfo, const std::string& queue, int consumer
   bkr::storage::connection_pool pool({conninfo, static_cast<std::size_t>(consumers + 1), 10s});
   mq::function_handler h(
       [&](const mq::delivery&, mq::handler_context&) { return mq::handler_result::commit(); });
-  std::vector<std::unique_ptr<mq::postgres::consumer>> cs;
+  std::vector<std::unique_ptr<mq::consumer>> cs;
   for (int i = 0; i < consumers; ++i)
-    cs.push_back(std::make_unique<mq::postgres::consumer>(pool, bench_options(queue), h));
+    cs.push_back(make_consumer(pool, conninfo, bench_options(queue), h));
   auto settled = [&] {
     long n = 0;
     for (auto& c : cs)
@@ -148,8 +177,7 @@ int main(int argc, char** argv) {
         ts.emplace_back([&] {
           for (long i = next++; i < n; i = next++) {
             bkr::storage::unit_of_work uow(pool);
-            mq::postgres::publisher pub(uow);
-            pub.publish(make("bench.single", i));
+            publish_one(uow, make("bench.single", i));
             uow.commit();
           }
         });
@@ -189,13 +217,13 @@ int main(int argc, char** argv) {
       auto o = bench_options("bench.latency");
       o.poll_min = 1000ms;  // idle: rely on LISTEN/NOTIFY, the backstop is 1 s
       o.poll_max = 1000ms;
-      mq::postgres::consumer c(pool, o, h, &notifier);
+      auto consumer = make_consumer(pool, conninfo, o, h, &notifier);
+      auto& c = *consumer;
       c.start();
-      std::this_thread::sleep_for(200ms);
+      std::this_thread::sleep_for(500ms);
       for (long i = 0; i < samples; ++i) {
         bkr::storage::unit_of_work uow(pool);
-        mq::postgres::publisher pub(uow);
-        pub.publish(make("bench.latency", i));
+        publish_one(uow, make("bench.latency", i));
         auto t0 = steady::now();
         published_ns = t0.time_since_epoch().count();
         uow.commit();
@@ -233,8 +261,8 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(1h);
         return mq::handler_result::commit();
       });
-      mq::postgres::consumer c(pool, bench_options(argv[3]), h);
-      c.start();
+      auto c = make_consumer(pool, conninfo, bench_options(argv[3]), h);
+      c->start();
       for (;;)
         std::this_thread::sleep_for(1h);
     } else if (mode == "recovery") {
@@ -268,12 +296,12 @@ int main(int argc, char** argv) {
       mq::consumer_options o;
       o.queue = "bench.recovery";
       o.batch_size = 500;
-      mq::postgres::consumer c(pool, o, h);
-      c.start();
+      auto c = make_consumer(pool, conninfo, o, h);
+      c->start();
       while (!queue_empty(pool, "bench.recovery"))
         std::this_thread::sleep_for(5ms);
       std::printf("recovery_s=%.2f\n", seconds_since(killed));
-      c.stop(1s);
+      c->stop(1s);
     } else {
       return usage();
     }

@@ -41,7 +41,8 @@ std::string_view to_string(commit_status s) noexcept {
 
 std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
                                         std::span<const messaging::outgoing_message> messages,
-                                        std::span<const idempotency_record* const> keys) {
+                                        std::span<const idempotency_record* const> keys,
+                                        messaging::postgres::model model) {
   if (keys.size() != messages.size())
     throw std::invalid_argument("write_batch: one key slot per message");
   std::vector<commit_outcome> outcomes(messages.size(), commit_outcome{commit_status::committed, {}});
@@ -71,7 +72,7 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
   // The messages are read in place; only a batch with replayed keys (rare) needs a copy without them.
   storage::with_database_errors([&] {
     if (!any_replayed) {
-      messaging::postgres::copy_messages(uow.tx(), messages);
+      messaging::postgres::publish_bulk(model, uow, messages);
       return;
     }
     std::vector<messaging::outgoing_message> fresh;
@@ -79,7 +80,7 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
       if (outcomes[i].status == commit_status::committed)
         fresh.push_back(messages[i]);
     }
-    messaging::postgres::copy_messages(uow.tx(), fresh);
+    messaging::postgres::publish_bulk(model, uow, fresh);
   });
   return outcomes;
 }
@@ -283,7 +284,7 @@ std::vector<commit_outcome> group_committer::write_and_commit(
     std::span<const messaging::outgoing_message> messages, std::span<const idempotency_record* const> keys) {
   const auto started = std::chrono::steady_clock::now();
   storage::unit_of_work uow(pool_);
-  auto outcomes = write_batch(uow, messages, keys);
+  auto outcomes = write_batch(uow, messages, keys, options_.model);
   uow.commit();
 
   health_.report(true);

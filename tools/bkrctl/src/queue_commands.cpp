@@ -1,7 +1,7 @@
 // bkrctl queues / dead-letters: the messaging admin operations on the Postgres queue.
 #include "commands.hpp"
 
-#include "bkr/messaging/postgres/admin.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -117,7 +117,8 @@ int queues(const context& ctx, std::span<const std::string> args) {
   auto pool = open_pool(ctx);
   if (!pool)
     return 1;
-  messaging::postgres::admin admin(*pool);
+  auto admin_port = messaging::postgres::make_admin(ctx.model, *pool);
+  auto& admin = *admin_port;
   if (sub == "stats") {
     auto all = admin.stats();
     if (parsed->has("--json")) {
@@ -196,7 +197,8 @@ int dead_letters(const context& ctx, std::span<const std::string> args) {
   auto pool = open_pool(ctx);
   if (!pool)
     return 1;
-  messaging::postgres::admin admin(*pool);
+  auto admin_port = messaging::postgres::make_admin(ctx.model, *pool);
+  auto& admin = *admin_port;
   auto report = [&](const bkr::error& e) {
     ctx.err << "bkrctl dead-letters " << sub << ": " << e.message << "\n";
     return e.code == messaging::errc::invalid_argument ? 2 : 1;

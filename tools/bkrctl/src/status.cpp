@@ -39,8 +39,9 @@ int status(const context& ctx, std::span<const std::string> args) {
   const auto request = requests.find(uow, id);
   if (!request) {
     // Before CreateRequest runs, the request exists only as its accepted message.
-    auto pending = uow.tx().exec_params(
-        "SELECT 1 FROM mq.messages WHERE queue = 'backup-request.accepted' AND key = $1 LIMIT 1", id);
+    const std::string key(id);
+    auto pending = messaging::postgres::pending_keys(ctx.model, uow, "backup-request.accepted",
+                                                     std::span<const std::string>(&key, 1));
     if (!pending.empty()) {
       if (json)
         ctx.out << nlohmann::json{{"backupRequestId", id}, {"statusTypeCode", "Accepted"}}.dump(2) << "\n";

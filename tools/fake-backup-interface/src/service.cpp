@@ -5,7 +5,8 @@
 #include "bkr/fake_backup_interface/handlers.hpp"
 #include "bkr/http/ops_listener.hpp"
 #include "bkr/http/server.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/log.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/connection_pool.hpp"
@@ -150,6 +151,12 @@ boost::asio::awaitable<http::response> post_store_request(service::state* s, htt
   const std::size_t inserted = co_await run_blocking(s->blocking->get_executor(), [s, &message] {
     return storage::with_database_errors([&] {
       storage::unit_of_work uow(*s->pool);
+      if (s->cfg.model == messaging::postgres::model::log) {  // the log does not de-duplicate
+        messaging::postgres::log_publisher out(uow);
+        out.publish(std::move(message));
+        uow.commit();
+        return out.appended();
+      }
       messaging::postgres::publisher out(uow);
       out.publish(std::move(message));
       uow.commit();
@@ -230,8 +237,8 @@ void service::start() {
     return o;
   };
   for (const auto& queue : s.queues())
-    s.consumers.push_back(std::make_unique<messaging::postgres::consumer>(*s.pool, options_for(queue),
-                                                                          *s.handler, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url,
+                                                             options_for(queue), *s.handler, s.notifier.get()));
   if (cfg.transport == reply_transport::http) {
     s.poster = std::make_unique<reply_poster>(cfg.replies_endpoint(), cfg.reply_token, cfg.reply_timeout,
                                               s.metrics, s.log.with({{"queue", reply_outbox_queue}}));
@@ -239,8 +246,8 @@ void service::start() {
     o.retry = cfg.reply_retry;
     // The POSTs run in prepare(), while the batch is leased: the lease must outlast the slowest of them.
     o.lease = std::max(cfg.lease, cfg.reply_timeout + std::chrono::seconds{3});
-    s.consumers.push_back(
-        std::make_unique<messaging::postgres::consumer>(*s.pool, std::move(o), *s.poster, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url, std::move(o),
+                                                             *s.poster, s.notifier.get()));
   }
   for (auto& c : s.consumers)
     c->start();

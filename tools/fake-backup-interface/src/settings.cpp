@@ -174,6 +174,11 @@ const std::vector<config::key>& config_keys() {
        .help = "longest idle wait between claims (polling backstop behind LISTEN/NOTIFY)",
        .min = 1,
        .max = hour_ms},
+      {.name = "messaging.model",
+       .default_value = "jobs",
+       .help = "hand-off model of the queues: jobs (job table with leases) or log (append-only log with "
+               "committed cursors); the pipeline's processes must use the same",
+       .one_of = {"jobs", "log"}},
       {.name = "log.level",
        .default_value = "info",
        .help = "log level",
@@ -223,6 +228,7 @@ result<settings> settings_from(const config::values& v) {
   auto problem = [&problems](std::string text) { problems += text + "; "; };
 
   s.database_url = v.get_string("database.url");
+  s.model = *messaging::postgres::parse_model(v.get_string("messaging.model"));
   s.pool_size = static_cast<std::size_t>(v.get_int("database.pool_size"));
   if (auto p = parse_providers(v.get_string("fake.providers")))
     s.providers = std::move(*p);

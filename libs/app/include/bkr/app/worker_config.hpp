@@ -5,6 +5,7 @@
 #include "bkr/app/recover_stalled.hpp"
 #include "bkr/common/config.hpp"
 #include "bkr/common/error.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/retry_policy.hpp"
 
 #include <spdlog/common.h>
@@ -45,6 +46,7 @@ struct worker_config {
   std::uint16_t ops_port = 0;
   std::size_t batch_size = 64;
   bool synchronous_commit = false;  ///< consumer.synchronous_commit
+  messaging::postgres::model model = messaging::postgres::model::jobs;  ///< messaging.model
   std::chrono::milliseconds lease{5000};
   std::chrono::milliseconds poll_min{20};
   std::chrono::milliseconds poll_max{1000};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bkr/domain/types.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/storage/connection_pool.hpp"
 
 #include <optional>
@@ -24,7 +25,8 @@ struct request_snapshot {
 /// still queued (or dead-lettered, not stored yet) is reported as the Accepted request it describes.
 /// Returns nullopt when neither exists. Blocking (libpqxx): call it on a blocking thread. Throws storage's
 /// database errors.
-std::optional<request_snapshot> read_backup_request(storage::connection_pool& pool,
-                                                    std::string_view backup_request_id);
+std::optional<request_snapshot> read_backup_request(
+    storage::connection_pool& pool, std::string_view backup_request_id,
+    messaging::postgres::model model = messaging::postgres::model::jobs);
 
 }  // namespace bkr::receive_request

@@ -1,0 +1,113 @@
+// The model switch and the look-ups of messages not consumed yet, for both models.
+#include "bkr/messaging/postgres/model.hpp"
+
+#include "bkr/messaging/postgres/admin.hpp"
+#include "bkr/messaging/postgres/consumer.hpp"
+#include "bkr/messaging/postgres/log.hpp"
+#include "bkr/messaging/postgres/publisher.hpp"
+#include "log_sql.hpp"
+
+namespace bkr::messaging::postgres {
+namespace {
+
+// Rows of the log after their partition's cursor (every row where the partition has none yet): a range scan
+// of the backlog on the position index, never of what was consumed.
+const std::string log_pending_rows = R"sql(
+p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
+        AS part),
+pending AS (
+  SELECT m.* FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part
+  JOIN LATERAL (SELECT * FROM mq.log m WHERE m.queue = $1 AND m.part = p.part
+                  AND (m.tx, m.seq) > (coalesce(c.tx, '0'::xid8), coalesce(c.seq, 0))) m ON true))sql";
+
+const std::string jobs_payload_sql =
+    "SELECT payload::text FROM mq.messages WHERE message_id = $2::uuid AND queue = $1"
+    " UNION ALL SELECT payload::text FROM mq.dead_letters WHERE message_id = $2::uuid AND queue = $1 LIMIT 1";
+const std::string log_payload_sql =
+    "WITH" + log_pending_rows +
+    "\nSELECT payload::text FROM pending WHERE message_id = $2::uuid"
+    " UNION ALL SELECT payload::text FROM mq.delayed WHERE message_id = $2::uuid AND queue = $1"
+    " UNION ALL SELECT payload::text FROM mq.dead_letters WHERE message_id = $2::uuid AND queue = $1 LIMIT 1";
+
+const std::string jobs_keys_sql =
+    "SELECT key FROM mq.messages WHERE queue = $1 AND key = ANY($2::text[])"
+    " UNION SELECT key FROM mq.dead_letters WHERE queue = $1 AND key = ANY($2::text[])";
+const std::string log_keys_sql =
+    "WITH" + log_pending_rows +
+    "\nSELECT key FROM pending WHERE key = ANY($2::text[])"
+    " UNION SELECT key FROM mq.delayed WHERE queue = $1 AND key = ANY($2::text[])"
+    " UNION SELECT key FROM mq.dead_letters WHERE queue = $1 AND key = ANY($2::text[])";
+
+}  // namespace
+
+std::optional<model> parse_model(std::string_view text) {
+  if (text == "jobs")
+    return model::jobs;
+  if (text == "log")
+    return model::log;
+  return std::nullopt;
+}
+
+std::string_view to_string(model m) {
+  return m == model::log ? "log" : "jobs";
+}
+
+std::unique_ptr<messaging::publisher> make_publisher(model m, bkr::storage::unit_of_work& uow) {
+  if (m == model::log)
+    return std::make_unique<log_publisher>(uow);
+  return std::make_unique<publisher>(uow);
+}
+
+std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages) {
+  if (m == model::jobs)
+    return copy_messages(uow.tx(), messages);
+  log_publisher p(uow);
+  p.publish_many({messages.begin(), messages.end()});
+  return p.appended();
+}
+
+std::unique_ptr<messaging::consumer> make_consumer(model m, bkr::storage::connection_pool& pool,
+                                                   const std::string& conninfo, consumer_options options,
+                                                   handler& h, notifier* wakeups) {
+  if (m == model::log)
+    return std::make_unique<log_consumer>(pool, conninfo, std::move(options), h, wakeups);
+  return std::make_unique<consumer>(pool, std::move(options), h, wakeups);
+}
+
+std::unique_ptr<messaging::admin> make_admin(model m, bkr::storage::connection_pool& pool) {
+  if (m == model::log)
+    return std::make_unique<log_admin>(pool);
+  return std::make_unique<admin>(pool);
+}
+
+queue_stats stats_of(model m, bkr::storage::connection_pool& pool, std::string_view queue) {
+  if (m == model::log)
+    return log_admin(pool).stats_of(queue);
+  return admin(pool).stats_of(queue);
+}
+
+std::optional<std::string> pending_payload(model m, bkr::storage::unit_of_work& uow, std::string_view queue,
+                                           std::string_view message_id) {
+  static const std::string jobs_name = "bkr_mq_pending_payload", log_name = "bkr_log_pending_payload";
+  const auto& name = m == model::log ? uow.prepare(log_name, log_payload_sql) : uow.prepare(jobs_name, jobs_payload_sql);
+  auto r = uow.tx().exec_prepared(name, std::string(queue), std::string(message_id));
+  if (r.empty())
+    return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
+std::set<std::string> pending_keys(model m, bkr::storage::unit_of_work& uow, std::string_view queue,
+                                   std::span<const std::string> keys) {
+  std::set<std::string> found;
+  if (keys.empty())
+    return found;
+  static const std::string jobs_name = "bkr_mq_pending_keys", log_name = "bkr_log_pending_keys";
+  const auto& name = m == model::log ? uow.prepare(log_name, log_keys_sql) : uow.prepare(jobs_name, jobs_keys_sql);
+  for (const auto& row : uow.tx().exec_prepared(name, std::string(queue),
+                                                log_sql::text_array({keys.begin(), keys.end()})))
+    found.insert(row[0].as<std::string>());
+  return found;
+}
+
+}  // namespace bkr::messaging::postgres
