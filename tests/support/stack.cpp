@@ -491,10 +491,22 @@ long finished(const std::string& conninfo) {
   return n;
 }
 
+namespace {
+
+// Messages not consumed yet in either hand-off model: the job table's rows, the log's rows after their
+// partition's cursor (all of a partition without one) and the delay lane. A scan: fine for a test database.
+constexpr const char* unconsumed_sql = R"sql(
+SELECT (SELECT count(*) FROM mq.messages) + (SELECT count(*) FROM mq.delayed) +
+       (SELECT count(*) FROM mq.log m WHERE NOT EXISTS (
+          SELECT 1 FROM mq.cursors c WHERE c.queue = m.queue AND c.part = m.part AND (c.tx, c.seq) >= (m.tx, m.seq)))
+)sql";
+
+}  // namespace
+
 long queued_messages(const std::string& conninfo) {
   pqxx::connection c(conninfo);
   pqxx::read_transaction tx(c);
-  return tx.exec1("SELECT count(*) FROM mq.messages")[0].as<long>();
+  return tx.exec1(unconsumed_sql)[0].as<long>();
 }
 
 std::vector<dead_letter> dead_letters(const std::string& conninfo) {
@@ -597,7 +609,7 @@ invariant_report check_invariants(const std::string& conninfo,
             "SELECT count(*) FROM backup_request r WHERE (r.status_type_code = 'Succeeded') <> "
             "EXISTS (SELECT 1 FROM backup b WHERE b.backup_request_id = r.backup_request_id)")[0]
           .as<long>();
-  r.leftover_messages = tx.exec1("SELECT count(*) FROM mq.messages")[0].as<long>();
+  r.leftover_messages = tx.exec1(unconsumed_sql)[0].as<long>();
   r.dead_letters = tx.exec1("SELECT count(*) FROM mq.dead_letters")[0].as<long>();
   return r;
 }
