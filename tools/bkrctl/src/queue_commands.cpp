@@ -134,7 +134,8 @@ int queues(const context& ctx, std::span<const std::string> args) {
                        {"processed", s.processed},
                        {"retried", s.retried},
                        {"deadLettered", s.dead_lettered},
-                       {"paused", s.paused}});
+                       {"paused", s.paused},
+                       {"heldBack", s.held_back}});
       }
       ctx.out << arr.dump(2) << "\n";
       return 0;
@@ -147,8 +148,11 @@ int queues(const context& ctx, std::span<const std::string> args) {
       ctx.out << std::left << std::setw(44) << s.queue << std::right << std::setw(9) << s.ready
               << std::setw(9) << s.leased << std::setw(9) << s.delayed << std::setw(7) << s.dead
               << std::setw(10) << age_text(s.oldest_ready_age) << std::setw(12) << s.processed << std::setw(9)
-              << s.retried << std::setw(8) << s.dead_lettered << "  " << (s.paused ? "paused" : "active")
-              << "\n";
+              << s.retried << std::setw(8) << s.dead_lettered << "  " << (s.paused ? "paused" : "active");
+      // The log model: ready messages a long-running write transaction elsewhere in the cluster holds back.
+      if (s.held_back > 0)
+        ctx.out << " (" << s.held_back << " held back by a long transaction)";
+      ctx.out << "\n";
     }
     if (all.empty())
       ctx.out << "(no queues)\n";

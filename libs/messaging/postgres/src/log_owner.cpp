@@ -11,12 +11,15 @@ namespace {
 
 constexpr int member_key = 65535;
 
-// Partition count, live consumers of the queue (holders of the shared member lock).
+// Partition count, and for a queue with more than one the live consumers of the queue (holders of the shared
+// member lock): reading pg_locks copies the lock table, so a queue with one partition skips it.
 constexpr const char* census_sql = R"sql(
-SELECT coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+WITH p AS (SELECT coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1) AS n)
+SELECT p.n, CASE WHEN p.n = 1 THEN 1 ELSE
        (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND objid = 65535 AND classid = ((hashtext($1)::bigint + 4294967296) % 4294967296)::oid)
+          AND objid = 65535 AND classid = ((hashtext($1)::bigint + 4294967296) % 4294967296)::oid) END
+FROM p
 )sql";
 
 }  // namespace
@@ -73,6 +76,7 @@ void log_consumer::owner::settled(int part) {
 void log_consumer::owner::drop_session(const std::string& why) {
   {
     std::lock_guard lock(mutex_);
+    satisfied_ = false;
     owned_.clear();
     fresh_.clear();
   }
@@ -89,7 +93,12 @@ void log_consumer::owner::run() {
       drop_session(e.what());
     }
     std::unique_lock lock(mutex_);
-    if (cv_.wait_for(lock, interval_, [&] { return stop_; }))
+    // An owner of its whole share only keeps its session alive (well within idle_session_timeout) and looks
+    // for changes (partitions added, consumers joining) less often; a consumer short of its share looks
+    // every interval, so a dead owner's partition is taken within about one.
+    const auto wait = satisfied_ ? std::max(interval_, std::min(session_timeout_ / 4, std::chrono::milliseconds{1000}))
+                                 : interval_;
+    if (cv_.wait_for(lock, wait, [&] { return stop_; }))
       break;
   }
   // Closing the session frees every advisory lock at once.
@@ -144,6 +153,7 @@ void log_consumer::owner::tick() {
   {
     // Released partitions stop being read at once; their in-flight batches are fenced by the cursors.
     std::lock_guard lock(mutex_);
+    satisfied_ = owned.size() >= share;
     for (int p : released) {
       owned_.erase(p);
       fresh_.erase(p);

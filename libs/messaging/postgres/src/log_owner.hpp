@@ -49,6 +49,7 @@ class log_consumer::owner {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::set<int> owned_, fresh_;
+  bool satisfied_ = false;  ///< owns its fair share (as of the last look)
   bool stop_ = false;
   std::thread thread_;
 };
