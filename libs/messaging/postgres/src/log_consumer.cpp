@@ -3,6 +3,7 @@
 // the handlers, and moves the cursors, the delay lane, dead letters and the next messages together.
 #include "bkr/messaging/postgres/log.hpp"
 
+#include "batch_context.hpp"
 #include "log_owner.hpp"
 #include "log_sql.hpp"
 #include "sql.hpp"
@@ -126,68 +127,6 @@ const std::string& settle_name(const std::string& shape) {
   std::lock_guard lock(m);
   return *names.insert("bkr_log_settle_" + shape).first;
 }
-
-/// The handler's view of the batch transaction (as the job-table consumer's): publishes are buffered and
-/// written by the settlement statement; touching the transaction opens a savepoint unless the whole batch
-/// is handled at once.
-class log_context final : public handler_context {
- public:
-  log_context(bkr::storage::unit_of_work& uow, const std::atomic<bool>& deadline, bool savepoints = true)
-      : uow_(uow), deadline_(deadline), savepoints_(savepoints) {}
-
-  void publish(outgoing_message message) override { publishes.push_back(std::move(message)); }
-  void publish_many(std::vector<outgoing_message> messages) override {
-    for (auto& m : messages)
-      publishes.push_back(std::move(m));
-  }
-  void after_commit(std::function<void()> fn) override { hooks.push_back(std::move(fn)); }
-  bool stop_requested() const override { return deadline_.load(); }
-
-  void keep() {
-    if (!savepoint_)
-      return;
-    uow_.tx().exec0("RELEASE SAVEPOINT bkr_mq_message");
-    savepoint_ = false;
-  }
-  void discard() {
-    publishes.clear();
-    hooks.clear();
-    if (!savepoint_)
-      return;
-    uow_.tx().exec0("ROLLBACK TO SAVEPOINT bkr_mq_message");
-    uow_.tx().exec0("RELEASE SAVEPOINT bkr_mq_message");
-    savepoint_ = false;
-  }
-
-  std::vector<outgoing_message> publishes;
-  std::vector<std::function<void()>> hooks;
-
- protected:
-  void* native(const std::type_info& type) override {
-    if (type == typeid(bkr::storage::unit_of_work)) {
-      begin();
-      return &uow_;
-    }
-    if (type == typeid(pqxx::work) || type == typeid(pqxx::transaction_base)) {
-      begin();
-      return &uow_.tx();
-    }
-    return nullptr;
-  }
-
- private:
-  void begin() {
-    if (savepoint_ || !savepoints_)
-      return;
-    uow_.tx().exec0("SAVEPOINT bkr_mq_message");
-    savepoint_ = true;
-  }
-
-  bkr::storage::unit_of_work& uow_;
-  const std::atomic<bool>& deadline_;
-  const bool savepoints_;
-  bool savepoint_ = false;
-};
 
 /// Where each settled delivery goes, as the arrays of the settlement statement.
 struct settlement {
@@ -450,10 +389,15 @@ consumer_loop::batch_report log_consumer::run_batch() {
         auto idle = tx.exec_prepared(lease.prepare(idle_name, idle_sql), options_.queue, log_sql::int_array(parts));
         if (!idle[0][0].is_null())
           report.next_due_in = std::chrono::milliseconds{std::max(0LL, idle[0][0].as<long long>())};
-        if (idle[0][1].as<bool>())
-          report.next_due_in = std::min(report.next_due_in.value_or(options_.poll_min), options_.poll_min);
+        if (idle[0][1].as<bool>()) {
+          // Committed rows wait behind the watermark: the transaction holding it back usually ends within
+          // milliseconds, and may ring no doorbell when it does. Look again soon, backing off while it lasts.
+          report.next_due_in = std::min(report.next_due_in.value_or(held_wait_), held_wait_);
+          held_wait_ = std::min(held_wait_ * 2, options_.poll_max);
+        }
         return report;
       }
+      held_wait_ = std::chrono::milliseconds{1};
       batch.reserve(r.size());
       for (const auto& row : r) {
         item it;
@@ -586,7 +530,7 @@ void log_consumer::settle(std::vector<item>& batch) {
       now.reserve(to_run.size());
       for (auto i : to_run)
         now.push_back(batch[i].d);
-      log_context ctx(uow, deadline_flag(), false);
+      detail::batch_context ctx(uow, deadline_flag(), false);
       bool usable = true;
       std::optional<std::vector<handler_result>> results;
       try {
@@ -625,7 +569,7 @@ void log_consumer::settle(std::vector<item>& batch) {
           handed_back[i] = true;
           continue;
         }
-        log_context ctx(uow, deadline_flag());
+        detail::batch_context ctx(uow, deadline_flag());
         handler_result r;
         try {
           r = handler_.handle(batch[i].d, ctx);

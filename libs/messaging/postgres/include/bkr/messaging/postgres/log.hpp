@@ -97,6 +97,8 @@ class log_consumer final : public consumer_loop {
   /// Per partition of the batch in hand, the cursor position it was read after. Loop thread only.
   std::map<int, std::pair<std::string, long long>> cursors_read_;
   std::chrono::steady_clock::time_point next_maintenance_{};  ///< loop thread only
+  /// The next wait while committed rows are held back by the watermark (doubles up to poll_max).
+  std::chrono::milliseconds held_wait_{1};
 };
 
 /// Admin operations over the log model (stats with lag per queue, delay lane, dead letters, redrive into the
