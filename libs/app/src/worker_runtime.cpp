@@ -111,7 +111,8 @@ struct worker_runtime::state {
 void worker_runtime::state::poll_stats() {
   auto& depth = registry.add_gauge(
       "bkr_queue_messages",
-      "Messages of the consumed queue by state (ready, leased, delayed, dead), all consumers",
+      "Messages of the consumed queue by state (ready, leased, delayed, dead; held_back: of the ready "
+      "ones, those a long transaction holds back in the log model), all consumers",
       {"queue", "state"});
   auto& oldest = registry.add_gauge("bkr_queue_oldest_ready_age_seconds",
                                     "Age of the oldest ready message of the consumed queue", {"queue"});
@@ -135,6 +136,8 @@ void worker_runtime::state::poll_stats() {
       depth.with({q.queue, "leased"}).set(static_cast<double>(q.leased));
       depth.with({q.queue, "delayed"}).set(static_cast<double>(q.delayed));
       depth.with({q.queue, "dead"}).set(static_cast<double>(q.dead));
+      // Log model: ready messages a long-running write transaction elsewhere in the cluster holds back.
+      depth.with({q.queue, "held_back"}).set(static_cast<double>(q.held_back));
       const double age = q.oldest_ready_age ? static_cast<double>(q.oldest_ready_age->count()) / 1000.0 : 0.0;
       oldest.with({q.queue}).set(age);
       settled.with({q.queue, "processed"}).set(static_cast<double>(q.processed));

@@ -5,6 +5,7 @@
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/status_machine.hpp"
 #include "bkr/domain/validation.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/backup_request_repository.hpp"
 #include "bkr/storage/connection_pool.hpp"
 #include "bkr/storage/unit_of_work.hpp"
@@ -266,4 +267,57 @@ TEST_CASE("recover re-publishes a request stalled in Received, once, and validat
   auto bad = run_process({bkrctl(), "recover", "--limit", "0"}, {{"BKR_DATABASE_URL", db.conninfo()}});
   CHECK(bad.exit_code == 2);
   CHECK_THAT(bad.err, Catch::Contains("--limit must be an integer between 1 and 100000"));
+}
+
+TEST_CASE("on the log model, status finds an Accepted request, queues stats counts it and partitions grow") {
+  pg_test_database db;
+  bkr::storage::connection_pool pool({.conninfo = db.conninfo(), .size = 1});
+  const std::map<std::string, std::optional<std::string>> env{{"BKR_DATABASE_URL", db.conninfo()},
+                                                              {"BKR_MESSAGING_MODEL", "log"}};
+  const bkr::system_clock clock;
+  const std::string id = bkr::new_uuid_v7(clock.now());
+  {
+    bkr::messaging::outgoing_message m;
+    m.queue = "backup-request.accepted";
+    m.message = bkr::messaging::make_envelope("BackupRequestAccepted", id, {{"backupRequestId", id}}, "test",
+                                              "trace", clock);
+    bkr::storage::unit_of_work uow(pool);
+    bkr::messaging::postgres::log_publisher(uow).publish(std::move(m));
+    uow.commit();
+  }
+  auto status = run_process({bkrctl(), "status", id}, env);
+  INFO(status.err);
+  REQUIRE(status.exit_code == 0);
+  CHECK_THAT(status.out, Catch::Contains(id + ": Accepted"));
+  // The job-table model does not see a message of the log.
+  auto other = run_process({bkrctl(), "status", id}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  CHECK(other.exit_code == 1);
+
+  auto stats = run_process({bkrctl(), "queues", "stats", "--json"}, env);
+  REQUIRE(stats.exit_code == 0);
+  const auto all = nlohmann::json::parse(stats.out);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0]["queue"] == "backup-request.accepted");
+  CHECK(all[0]["ready"] == 1);
+  CHECK(all[0]["heldBack"] == 0);
+
+  auto grow = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "4"}, env);
+  INFO(grow.err);
+  CHECK(grow.exit_code == 0);
+  CHECK_THAT(grow.out, Catch::Contains("has 4 partition(s)"));
+  auto shrink = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "2"}, env);
+  CHECK(shrink.exit_code == 1);
+  CHECK_THAT(shrink.err, Catch::Contains("may only grow"));
+  auto word = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "four"}, env);
+  CHECK(word.exit_code == 2);
+  CHECK_THAT(word.err, Catch::Contains("N must be a whole number"));
+  auto jobs = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "4"},
+                          {{"BKR_DATABASE_URL", db.conninfo()}});
+  CHECK(jobs.exit_code == 2);
+  CHECK_THAT(jobs.err, Catch::Contains("log model only"));
+
+  auto bad = run_process({bkrctl(), "queues", "stats"},
+                         {{"BKR_DATABASE_URL", db.conninfo()}, {"BKR_MESSAGING_MODEL", "kafka"}});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("BKR_MESSAGING_MODEL must be jobs or log, not 'kafka'"));
 }

@@ -1,10 +1,12 @@
 // bkrctl queues / dead-letters: the messaging admin operations on the Postgres queue.
 #include "commands.hpp"
 
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/model.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <iomanip>
 #include <map>
 #include <optional>
@@ -20,6 +22,8 @@ constexpr const char* queues_usage = R"(usage: bkrctl queues <command>
   pause QUEUE            consumers stop claiming from QUEUE (publishing continues)
   resume QUEUE
   purge QUEUE            delete the ready and delayed messages of QUEUE (leased ones stay with their consumers)
+  partitions QUEUE N     log model (BKR_MESSAGING_MODEL=log): give QUEUE N partitions (1..256, only ever more),
+                         so that N instances of its stage can share it
 )";
 
 constexpr const char* dead_letters_usage = R"(usage: bkrctl dead-letters <command>
@@ -156,6 +160,34 @@ int queues(const context& ctx, std::span<const std::string> args) {
     }
     if (all.empty())
       ctx.out << "(no queues)\n";
+    return 0;
+  }
+  if (sub == "partitions") {
+    if (parsed->positional.size() != 2) {
+      ctx.err << "bkrctl queues partitions needs QUEUE and N\n" << queues_usage;
+      return 2;
+    }
+    const auto& q = parsed->positional[0];
+    if (!valid_queue(ctx, q))
+      return 2;
+    if (ctx.model != messaging::postgres::model::log) {
+      ctx.err << "bkrctl queues partitions: queues have partitions in the log model only "
+                 "(BKR_MESSAGING_MODEL=log)\n";
+      return 2;
+    }
+    int n = 0;
+    const auto& text = parsed->positional[1];
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+      ctx.err << "bkrctl queues partitions: N must be a whole number, not '" << text << "'\n";
+      return 2;
+    }
+    auto r = messaging::postgres::log_admin(*pool).set_partitions(q, n);
+    if (!r) {
+      ctx.err << "bkrctl queues partitions: " << r.error().message << "\n";
+      return 1;
+    }
+    ctx.out << q << " has " << n << " partition(s)\n";
     return 0;
   }
   if (sub == "pause" || sub == "resume" || sub == "purge") {

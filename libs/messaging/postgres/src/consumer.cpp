@@ -136,17 +136,6 @@ SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM dl), (SELECT count(*) 
 constexpr const char* prune_dedup_sql =
     "DELETE FROM mq.dedup_keys WHERE queue = $1 AND created_at < now() - $2::bigint * interval '1 hour'";
 
-// Counter rows of consumers idle for an hour are folded into the queue's '' row so the table stays small.
-constexpr const char* fold_counters_sql = R"sql(
-WITH old AS (
-  DELETE FROM mq.counters WHERE queue = $1 AND consumer <> '' AND consumer <> $2
-    AND updated_at < now() - interval '1 hour'
-  RETURNING processed, retried, dead_lettered)
-INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered)
-SELECT $1, '', sum(processed), sum(retried), sum(dead_lettered) FROM old HAVING count(*) > 0
-ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + excluded.processed,
-  retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered
-)sql";
 
 // Prepared statement names; the pool's prepare() keeps a reference to the name it is given.
 const std::string claim_alone_name = "bkr_mq_claim", claim_next_name = "bkr_mq_claim_next",
@@ -191,7 +180,7 @@ void consumer::reap() {
     bool maintain = std::chrono::steady_clock::now() >= next_maintenance_;
     if (maintain) {
       tx.exec_params(prune_dedup_sql, options_.queue, static_cast<long long>(pg_.dedup_retention.count()));
-      tx.exec_params(fold_counters_sql, options_.queue, options_.name);
+      tx.exec_params(detail::fold_counters_sql, options_.queue, options_.name);
       next_maintenance_ = std::chrono::steady_clock::now() + pg_.maintenance_interval;
     }
     tx.commit();

@@ -330,6 +330,8 @@ void log_consumer::reap() {
     pqxx::nontransaction tx(lease.conn());
     auto dropped = tx.exec_params1("SELECT mq.log_maintain($1)", static_cast<long long>(log_.partition_width))[0]
                        .as<long long>();
+    // Counter rows of consumers gone for an hour (every start has its own name) fold into the queue's row.
+    tx.exec_params(detail::fold_counters_sql, options_.queue, options_.name);
     if (dropped > 0)
       log_debug("consumed log partitions dropped", {{"count", dropped}});
   } catch (const pqxx::broken_connection&) {

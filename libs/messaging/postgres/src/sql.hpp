@@ -59,4 +59,17 @@ inline constexpr const char* dead_letter_insert =
     "ON CONFLICT (message_id) DO UPDATE SET attempts = excluded.attempts, reason = excluded.reason, "
     "last_error = excluded.last_error, last_seen = excluded.last_seen RETURNING 1";
 
+/// Counter rows of consumers idle for an hour are folded into the queue's '' row so the table stays small
+/// ($1 queue, $2 the calling consumer, whose row stays).
+inline constexpr const char* fold_counters_sql = R"sql(
+WITH old AS (
+  DELETE FROM mq.counters WHERE queue = $1 AND consumer <> '' AND consumer <> $2
+    AND updated_at < now() - interval '1 hour'
+  RETURNING processed, retried, dead_lettered)
+INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered)
+SELECT $1, '', sum(processed), sum(retried), sum(dead_lettered) FROM old HAVING count(*) > 0
+ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + excluded.processed,
+  retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered
+)sql";
+
 }  // namespace bkr::messaging::postgres::detail
