@@ -16,14 +16,14 @@ namespace {
 
 // The accepted message's id is the request id (accept.hpp): the messaging library looks it up among the
 // messages not consumed yet (queued, delayed or dead-lettered).
-std::optional<domain::backup_request> accepted_message_request(storage::unit_of_work& uow, std::string_view id,
+std::optional<domain::backup_request> accepted_message_request(storage::unit_of_work& uow,
+                                                               std::string_view id,
                                                                messaging::postgres::model model) {
   // Ids we generate are UUIDs; anything else cannot name a message (and would not cast to uuid).
   if (!is_uuid(id))
     return std::nullopt;
-  const auto text = storage::with_database_errors([&] {
-    return messaging::postgres::pending_payload(model, uow, domain::accepted_message.queue, id);
-  });
+  const auto text = storage::with_database_errors(
+      [&] { return messaging::postgres::pending_payload(model, uow, domain::accepted_message.queue, id); });
   if (!text)
     return std::nullopt;
   auto payload = domain::parse_accepted_payload(nlohmann::json::parse(*text));

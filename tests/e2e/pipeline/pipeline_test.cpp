@@ -65,10 +65,11 @@ TEST_CASE("1,000 requests through the real executables reach their final status,
     UNSCOPED_INFO(status << ": " << n);
   }
   REQUIRE(all_final);
-  WARN(model << ": 1,000 requests final after " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::steady_clock::now() - started)
-                                            .count()
-                                     << " ms");
+  WARN(model << ": 1,000 requests final after "
+             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                      started)
+                    .count()
+             << " ms");
   CHECK(counts.at("Succeeded") == 600);
   CHECK(counts.at("NotAllowed") == 200);
   CHECK(counts.at("Failed") == 200);

@@ -119,8 +119,9 @@ TEST_CASE("kills: SIGKILL of every executable under load loses, doubles and stra
   INFO(report.summary() << "\n" << report.example);
   INFO(describe(dead, unexpected));
 
-  print_summary("kills", "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() + " kills=" +
-                             std::to_string(chaos.kills()) + " restarts=" + std::to_string(chaos.restarts()) +
+  print_summary("kills", "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() +
+                             " kills=" + std::to_string(chaos.kills()) +
+                             " restarts=" + std::to_string(chaos.restarts()) +
                              " unexpected_exits=" + std::to_string(unexpected.size()) +
                              " retried_posts=" + std::to_string(submitted.retried_requests) +
                              " replay_mismatches=" + std::to_string(replay_mismatches) +

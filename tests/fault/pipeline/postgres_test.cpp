@@ -85,12 +85,12 @@ TEST_CASE("postgres: stopped fast and immediate under load, every 202 still reac
   for (std::size_t i = 0; i < modes.size(); ++i)
     mode_list << (i ? "," : "") << modes[i];
 
-  print_summary("postgres", "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() + " outages=" +
-                                mode_list.str() + " down_seconds=" + std::to_string(down_for.count()) +
-                                " accepted_while_down=" + std::to_string(answered_during_outages) +
-                                " retried_posts=" + std::to_string(submitted.retried_requests) +
-                                " process_exits=" + std::to_string(unexpected.size()) +
-                                " seconds=" + seconds_since(started));
+  print_summary("postgres",
+                "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() +
+                    " outages=" + mode_list.str() + " down_seconds=" + std::to_string(down_for.count()) +
+                    " accepted_while_down=" + std::to_string(answered_during_outages) +
+                    " retried_posts=" + std::to_string(submitted.retried_requests) + " process_exits=" +
+                    std::to_string(unexpected.size()) + " seconds=" + seconds_since(started));
 
   check_invariants(report, requests);
   CHECK(dead.empty());

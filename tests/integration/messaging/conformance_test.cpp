@@ -191,8 +191,7 @@ TEMPLATE_TEST_CASE("publish de-duplicates by key (job-table backends)", "[messag
 }
 
 TEMPLATE_TEST_CASE("commit retires the message together with the handler's writes and publishes",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key);
@@ -220,8 +219,7 @@ TEMPLATE_TEST_CASE("commit retires the message together with the handler's write
 }
 
 TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when attempts run out",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -275,8 +273,7 @@ TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when 
 }
 
 TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, redriven and purged",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   std::atomic<bool> rejecting{true};
   recorder r([&](const delivery&, handler_context&) {
@@ -321,8 +318,9 @@ TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, 
   CHECK(h.admin().redrive(dead[0].message.message_id).has_error());
 }
 
-TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities run first (job-table backends)",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+TEMPLATE_TEST_CASE(
+    "delayed messages wait for their time and higher priorities run first (job-table backends)",
+    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   recorder r;
   auto o = fast("c.order");
@@ -351,8 +349,7 @@ TEMPLATE_TEST_CASE("delayed messages wait for their time and higher priorities r
 }
 
 TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messages, stats report age",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder r;
   h.admin().pause("c.pause");
@@ -381,8 +378,7 @@ TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messag
 }
 
 TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice while leases hold",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   // The first handlers wait (at most 10 s) until a second consumer thread is handling too, so the check that
   // work was shared does not depend on how fast one consumer could drain the queue alone.
@@ -436,8 +432,8 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
   CHECK(consumers_used >= 2);
 }
 
-TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table backends)", "[messaging][conformance]",
-                   memory_harness, pg_harness) {
+TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table backends)",
+                   "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   std::mutex m;
   std::condition_variable cv;
@@ -488,8 +484,7 @@ TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table
 }
 
 TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   std::atomic<bool> started{false};
   recorder r([&](const delivery&, handler_context& ctx) {
@@ -525,8 +520,7 @@ TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending
 }
 
 TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   // While work flows a backend may claim the next batch before the current one is settled (the Postgres
   // backend claims it in the settlement transaction); a stop in between must hand that batch back too.
   TestType h;
@@ -566,8 +560,9 @@ TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message 
   CHECK(stats_of(h, "c.stop-next").processed == 20);
 }
 
-TEMPLATE_TEST_CASE("a consumer killed mid-batch has its messages run again after lease expiry (job-table backends)",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+TEMPLATE_TEST_CASE(
+    "a consumer killed mid-batch has its messages run again after lease expiry (job-table backends)",
+    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) {
     for (int i = 0; i < 20; ++i)
@@ -617,8 +612,7 @@ TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the messag
 }
 
 TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone also delivers",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder woken, polled;
   auto o = fast("c.wake");
@@ -646,8 +640,7 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
 }
 
 TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at once",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder downstream;
   recorder upstream([](const delivery& d, handler_context& ctx) {
@@ -673,8 +666,7 @@ TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at 
 }
 
 TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue", "[messaging][conformance]",
-                   memory_harness, pg_harness,
-                   log_harness) {
+                   memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder r;
   auto o = fast("c.idle");  // idle waits 5 ms doubling to 100 ms; reaping every 100 ms
@@ -693,8 +685,7 @@ TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue
 }
 
 TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spending attempts",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   // Postponed more often than the policy allows attempts (5): it is never dead-lettered for it.
   std::atomic<int> postponed{0};
@@ -721,8 +712,7 @@ TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spend
 }
 
 TEMPLATE_TEST_CASE("a failed write undoes that message's attempt only, and the rest of the batch commits",
-                   "[messaging][conformance]", memory_harness, pg_harness,
-                   log_harness) {
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -806,8 +796,9 @@ class slow_preparer final : public bkr::messaging::handler {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("a consumer whose lease expired before it settled cannot complete or publish (job-table backends)",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+TEMPLATE_TEST_CASE(
+    "a consumer whose lease expired before it settled cannot complete or publish (job-table backends)",
+    "[messaging][conformance]", memory_harness, pg_harness) {
   TestType h;
   // The stale consumer's lease expires while it prepares; the winner reclaims the message and, still
   // holding its fresh lease, has not settled yet when the stale consumer tries to settle.

@@ -24,7 +24,8 @@ const bkr::system_clock wall;
 bkr::messaging::outgoing_message msg(const std::string& queue, const std::string& key) {
   bkr::messaging::outgoing_message m;
   m.queue = queue;
-  m.message = bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "log-test", "trace-" + key, wall);
+  m.message =
+      bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "log-test", "trace-" + key, wall);
   return m;
 }
 
@@ -94,7 +95,8 @@ long long scalar(log_harness& h, const std::string& sql) {
 
 }  // namespace
 
-TEST_CASE("log: a consumer killed mid-batch has its messages run again at once, each once", "[messaging][log]") {
+TEST_CASE("log: a consumer killed mid-batch has its messages run again at once, each once",
+          "[messaging][log]") {
   log_harness h;
   h.in_transaction([](auto& p) {
     for (int i = 0; i < 20; ++i)
@@ -191,7 +193,8 @@ TEST_CASE("log: a killed owner's partition is served again within a second", "[m
   REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
   const auto served = *r.first_time("m") - killed;
   standby->stop(1s);
-  INFO("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(served).count() << " ms");
+  INFO("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(served).count()
+                             << " ms");
   CHECK(served < 1s);
 }
 
@@ -275,7 +278,8 @@ TEST_CASE("log: partitions are shared between consumers, and a stopped consumer'
   auto* lb = dynamic_cast<bkr::messaging::postgres::log_consumer*>(b.get());
   a->start();
   b->start();
-  REQUIRE(wait_until([&] { return la->owned_partitions().size() == 2 && lb->owned_partitions().size() == 2; }, 10s));
+  REQUIRE(wait_until([&] { return la->owned_partitions().size() == 2 && lb->owned_partitions().size() == 2; },
+                     10s));
   h.in_transaction([](auto& p) {
     for (int i = 0; i < 200; ++i)
       p.publish(msg("l.parts", "p" + std::to_string(i)));
@@ -318,8 +322,9 @@ TEST_CASE("log: consumed log partitions are dropped whole, unconsumed ones kept"
   {
     auto lease = h.pool().acquire();
     pqxx::work tx(lease.conn());
-    for (const auto& row : tx.exec("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = "
-                                   "i.inhrelid WHERE i.inhparent = 'mq.log'::regclass AND c.relname <> 'log_default'"))
+    for (const auto& row :
+         tx.exec("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = "
+                 "i.inhrelid WHERE i.inhparent = 'mq.log'::regclass AND c.relname <> 'log_default'"))
       tx.exec("DROP TABLE " + row[0].as<std::string>());
     tx.exec("SELECT mq.log_maintain(64)");
     tx.commit();

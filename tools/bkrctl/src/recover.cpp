@@ -53,10 +53,11 @@ int recover(const context& ctx, std::span<const std::string> args) {
     return 1;
   }
   storage::connection_pool pool({.conninfo = ctx.database_url, .size = 2});
-  const auto report = app::recover_stalled_requests(
-      pool, {.older_than = values->get_duration("recover.older_than"),
-             .limit = static_cast<std::size_t>(values->get_int("recover.limit"))},
-      "bkrctl", ctx.model);
+  const auto report =
+      app::recover_stalled_requests(pool,
+                                    {.older_than = values->get_duration("recover.older_than"),
+                                     .limit = static_cast<std::size_t>(values->get_int("recover.limit"))},
+                                    "bkrctl", ctx.model);
   ctx.out << report.to_json().dump() << "\n";
   if (!report.leader)
     ctx.err << "bkrctl recover: another process is running recovery now; nothing done\n";

@@ -237,8 +237,8 @@ void service::start() {
     return o;
   };
   for (const auto& queue : s.queues())
-    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url,
-                                                             options_for(queue), *s.handler, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(
+        cfg.model, *s.pool, cfg.database_url, options_for(queue), *s.handler, s.notifier.get()));
   if (cfg.transport == reply_transport::http) {
     s.poster = std::make_unique<reply_poster>(cfg.replies_endpoint(), cfg.reply_token, cfg.reply_timeout,
                                               s.metrics, s.log.with({{"queue", reply_outbox_queue}}));
@@ -246,8 +246,8 @@ void service::start() {
     o.retry = cfg.reply_retry;
     // The POSTs run in prepare(), while the batch is leased: the lease must outlast the slowest of them.
     o.lease = std::max(cfg.lease, cfg.reply_timeout + std::chrono::seconds{3});
-    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url, std::move(o),
-                                                             *s.poster, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url,
+                                                             std::move(o), *s.poster, s.notifier.get()));
   }
   for (auto& c : s.consumers)
     c->start();

@@ -2,8 +2,8 @@
 // every handler runs, fenced by row locks taken on (message_id, fence) before any handler starts.
 #include "bkr/messaging/postgres/consumer.hpp"
 
-#include "bkr/storage/unit_of_work.hpp"
 #include "batch_context.hpp"
+#include "bkr/storage/unit_of_work.hpp"
 #include "sql.hpp"
 
 #include <algorithm>
@@ -135,7 +135,6 @@ SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM dl), (SELECT count(*) 
 
 constexpr const char* prune_dedup_sql =
     "DELETE FROM mq.dedup_keys WHERE queue = $1 AND created_at < now() - $2::bigint * interval '1 hour'";
-
 
 // Prepared statement names; the pool's prepare() keeps a reference to the name it is given.
 const std::string claim_alone_name = "bkr_mq_claim", claim_next_name = "bkr_mq_claim_next",

@@ -1,7 +1,7 @@
 // Admin operations over the log model. Dead-letter listing, purging and pause/resume are the same tables as
 // the job-table backend's and go through its admin; stats, redrive and purge know the log and its cursors.
-#include "bkr/messaging/postgres/admin.hpp"
 #include "bkr/common/ids.hpp"
+#include "bkr/messaging/postgres/admin.hpp"
 #include "bkr/messaging/postgres/log.hpp"
 #include "sql.hpp"
 
@@ -164,8 +164,9 @@ std::size_t log_admin::purge_queue(std::string_view queue) {
   // cursor locked, so this waits for that batch, and the rows it settled are not counted twice.
   tx.exec_params("SELECT 1 FROM mq.cursors WHERE queue = $1 ORDER BY part FOR UPDATE", q);
   const auto before = stats_in(tx, q);
-  const auto lane_due = tx.exec_params1("SELECT count(*) FROM mq.delayed WHERE queue = $1 AND run_at <= now()", q)[0]
-                            .as<std::uint64_t>();
+  const auto lane_due =
+      tx.exec_params1("SELECT count(*) FROM mq.delayed WHERE queue = $1 AND run_at <= now()", q)[0]
+          .as<std::uint64_t>();
   tx.exec_params(skip_sql, q);
   const auto lane = tx.exec_params("DELETE FROM mq.delayed WHERE queue = $1", q).affected_rows();
   tx.commit();
@@ -194,8 +195,8 @@ result<void> log_admin::set_partitions(std::string_view queue, int partitions) {
       "RETURNING partitions",
       std::string(queue), partitions);
   if (r.empty())
-    return bkr::error{errc::invalid_argument,
-                      "the partitions of " + std::string(queue) + " may only grow (rows stay where they are)"};
+    return bkr::error{errc::invalid_argument, "the partitions of " + std::string(queue) +
+                                                  " may only grow (rows stay where they are)"};
   tx.commit();
   return {};
 }

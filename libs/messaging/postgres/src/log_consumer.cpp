@@ -43,7 +43,8 @@ FROM c CROSS JOIN w CROSS JOIN LATERAL (
   SELECT * FROM mq.log m WHERE m.queue = $1 AND m.part = c.part AND (m.tx, m.seq) > (c.tx, c.seq) AND m.tx < w.x
   ORDER BY m.tx, m.seq LIMIT c.lim) m
 UNION ALL
-SELECT m.id, m.part, '0', 0, m.attempts, '0', 0, )sql" + detail::envelope_columns +
+SELECT m.id, m.part, '0', 0, m.attempts, '0', 0, )sql" +
+                             detail::envelope_columns +
                              R"sql(
 FROM (SELECT d.* FROM mq.delayed d, run WHERE run.yes AND d.queue = $1 AND d.part = ANY($2::smallint[])
         AND d.run_at <= statement_timestamp()
@@ -185,12 +186,12 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
   settle_statement out;
   const std::string q = p.add(queue);
   if (!s.cur_part.empty()) {
-    ctes.push_back("cur AS (UPDATE mq.cursors c SET tx = x.tx, seq = x.seq, processed = c.processed + x.n, "
-                   "tries = 0, moved_at = now() FROM unnest(" +
-                   p.add(int_array(s.cur_part)) + "::smallint[], " + p.add(plain_array(s.cur_tx)) +
-                   "::xid8[], " + p.add(int_array(s.cur_seq)) + "::bigint[], " + p.add(int_array(s.cur_n)) +
-                   "::bigint[]) AS x(part, tx, seq, n) WHERE c.queue = " + q +
-                   " AND c.part = x.part RETURNING 1)");
+    ctes.push_back(
+        "cur AS (UPDATE mq.cursors c SET tx = x.tx, seq = x.seq, processed = c.processed + x.n, "
+        "tries = 0, moved_at = now() FROM unnest(" +
+        p.add(int_array(s.cur_part)) + "::smallint[], " + p.add(plain_array(s.cur_tx)) + "::xid8[], " +
+        p.add(int_array(s.cur_seq)) + "::bigint[], " + p.add(int_array(s.cur_n)) +
+        "::bigint[]) AS x(part, tx, seq, n) WHERE c.queue = " + q + " AND c.part = x.part RETURNING 1)");
     counted.push_back("cur");
     out.shape += 'c';
   }
@@ -202,7 +203,8 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
   }
   if (!s.lr_part.empty()) {
     ctes.push_back(
-        "lr AS (INSERT INTO mq.delayed (queue, part, run_at, attempts, message_id, type, schema_version, key, "
+        "lr AS (INSERT INTO mq.delayed (queue, part, run_at, attempts, message_id, type, schema_version, "
+        "key, "
         "occurred_at, trace_id, producer, payload, first_seen, last_error) SELECT m.queue, m.part, "
         "clock_timestamp() + x.d * interval '1 millisecond', x.a, m.message_id, m.type, m.schema_version, "
         "m.key, m.occurred_at, m.trace_id, m.producer, m.payload, m.enqueued_at, x.e FROM unnest(" +
@@ -215,11 +217,12 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
     out.shape += 'r';
   }
   if (!s.rr_id.empty()) {
-    ctes.push_back("rr AS (UPDATE mq.delayed m SET run_at = clock_timestamp() + x.d * interval '1 millisecond', "
-                   "attempts = x.a, last_error = x.e FROM unnest(" +
-                   p.add(plain_array(s.rr_id)) + "::bigint[], " + p.add(int_array(s.rr_delay)) + "::bigint[], " +
-                   p.add(int_array(s.rr_attempts)) + "::int[], " + p.add(text_array(s.rr_error)) +
-                   "::text[]) AS x(id, d, a, e) WHERE m.id = x.id RETURNING 1)");
+    ctes.push_back(
+        "rr AS (UPDATE mq.delayed m SET run_at = clock_timestamp() + x.d * interval '1 millisecond', "
+        "attempts = x.a, last_error = x.e FROM unnest(" +
+        p.add(plain_array(s.rr_id)) + "::bigint[], " + p.add(int_array(s.rr_delay)) + "::bigint[], " +
+        p.add(int_array(s.rr_attempts)) + "::int[], " + p.add(text_array(s.rr_error)) +
+        "::text[]) AS x(id, d, a, e) WHERE m.id = x.id RETURNING 1)");
     counted.push_back("rr");
     out.shape += 'R';
   }
@@ -228,34 +231,38 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
                    ") SELECT m.message_id, m.queue, 0, m.type, m.schema_version, m.key, m.occurred_at, "
                    "m.trace_id, m.producer, m.payload, x.a, x.r, x.e, m.enqueued_at, clock_timestamp() FROM "
                    "unnest(" +
-                   p.add(int_array(s.ld_part)) + "::smallint[], " + p.add(plain_array(s.ld_tx)) + "::xid8[], " +
-                   p.add(int_array(s.ld_seq)) + "::bigint[], " + p.add(int_array(s.ld_attempts)) + "::int[], " +
-                   p.add(text_array(s.ld_reason)) + "::text[], " + p.add(text_array(s.ld_error)) +
+                   p.add(int_array(s.ld_part)) + "::smallint[], " + p.add(plain_array(s.ld_tx)) +
+                   "::xid8[], " + p.add(int_array(s.ld_seq)) + "::bigint[], " +
+                   p.add(int_array(s.ld_attempts)) + "::int[], " + p.add(text_array(s.ld_reason)) +
+                   "::text[], " + p.add(text_array(s.ld_error)) +
                    "::text[]) AS x(part, tx, seq, a, r, e) JOIN mq.log m ON m.queue = " + q +
                    " AND m.part = x.part AND m.tx = x.tx AND m.seq = x.seq" + dead_letter_conflict + ")");
     counted.push_back("ld");
     out.shape += 'l';
   }
   if (!s.rd_id.empty()) {
-    ctes.push_back("rdx AS (DELETE FROM mq.delayed m USING unnest(" + p.add(plain_array(s.rd_id)) +
-                   "::bigint[], " + p.add(int_array(s.rd_attempts)) + "::int[], " + p.add(text_array(s.rd_reason)) +
-                   "::text[], " + p.add(text_array(s.rd_error)) +
-                   "::text[]) AS x(id, a, r, e) WHERE m.id = x.id RETURNING m.*, x.a AS xa, x.r AS xr, x.e AS xe)");
-    ctes.push_back(std::string("rd AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
-                   ") SELECT message_id, queue, 0, type, schema_version, key, occurred_at, trace_id, producer, "
-                   "payload, xa, xr, xe, first_seen, clock_timestamp() FROM rdx" +
-                   dead_letter_conflict + ")");
+    ctes.push_back(
+        "rdx AS (DELETE FROM mq.delayed m USING unnest(" + p.add(plain_array(s.rd_id)) + "::bigint[], " +
+        p.add(int_array(s.rd_attempts)) + "::int[], " + p.add(text_array(s.rd_reason)) + "::text[], " +
+        p.add(text_array(s.rd_error)) +
+        "::text[]) AS x(id, a, r, e) WHERE m.id = x.id RETURNING m.*, x.a AS xa, x.r AS xr, x.e AS xe)");
+    ctes.push_back(
+        std::string("rd AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
+        ") SELECT message_id, queue, 0, type, schema_version, key, occurred_at, trace_id, producer, "
+        "payload, xa, xr, xe, first_seen, clock_timestamp() FROM rdx" +
+        dead_letter_conflict + ")");
     counted.push_back("rd");
     out.shape += 'L';
   }
   if (s.lane_committed + s.retried + s.dead > 0) {
-    ctes.push_back("ctr AS (INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered) "
-                   "VALUES (" +
-                   q + ", " + p.add(consumer) + ", " + p.add(std::to_string(s.lane_committed)) + "::bigint, " +
-                   p.add(std::to_string(s.retried)) + "::bigint, " + p.add(std::to_string(s.dead)) +
-                   "::bigint) ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + "
-                   "excluded.processed, retried = c.retried + excluded.retried, dead_lettered = "
-                   "c.dead_lettered + excluded.dead_lettered, updated_at = now() RETURNING 1)");
+    ctes.push_back(
+        "ctr AS (INSERT INTO mq.counters AS c (queue, consumer, processed, retried, dead_lettered) "
+        "VALUES (" +
+        q + ", " + p.add(consumer) + ", " + p.add(std::to_string(s.lane_committed)) + "::bigint, " +
+        p.add(std::to_string(s.retried)) + "::bigint, " + p.add(std::to_string(s.dead)) +
+        "::bigint) ON CONFLICT (queue, consumer) DO UPDATE SET processed = c.processed + "
+        "excluded.processed, retried = c.retried + excluded.retried, dead_lettered = "
+        "c.dead_lettered + excluded.dead_lettered, updated_at = now() RETURNING 1)");
     counted.push_back("ctr");
     out.shape += 'n';
   }
@@ -285,13 +292,13 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
 
 }  // namespace
 
-log_consumer::log_consumer(bkr::storage::connection_pool& pool, std::string conninfo, consumer_options options,
-                           handler& h, notifier* wakeups, log_consumer_options log)
+log_consumer::log_consumer(bkr::storage::connection_pool& pool, std::string conninfo,
+                           consumer_options options, handler& h, notifier* wakeups, log_consumer_options log)
     : consumer_loop(std::move(options), h), pool_(pool), notifier_(wakeups), log_(log) {
   if (!is_valid_queue_name(options_.queue))
     throw std::invalid_argument("invalid queue name: " + options_.queue);
-  owner_ = std::make_unique<owner>(std::move(conninfo), options_.queue, log_.ownership_interval, options_.lease,
-                                   this, options_.log);
+  owner_ = std::make_unique<owner>(std::move(conninfo), options_.queue, log_.ownership_interval,
+                                   options_.lease, this, options_.log);
   if (notifier_)
     notifier_->subscribe(options_.queue, this);
 }
@@ -328,8 +335,9 @@ void log_consumer::reap() {
   auto lease = pool_.acquire();
   try {
     pqxx::nontransaction tx(lease.conn());
-    auto dropped = tx.exec_params1("SELECT mq.log_maintain($1)", static_cast<long long>(log_.partition_width))[0]
-                       .as<long long>();
+    auto dropped =
+        tx.exec_params1("SELECT mq.log_maintain($1)", static_cast<long long>(log_.partition_width))[0]
+            .as<long long>();
     // Counter rows of consumers gone for an hour (every start has its own name) fold into the queue's row.
     tx.exec_params(detail::fold_counters_sql, options_.queue, options_.name);
     if (dropped > 0)
@@ -366,8 +374,8 @@ consumer_loop::batch_report log_consumer::run_batch() {
         for (const auto& [part, n] : tries) {
           if (n <= options_.retry.max_attempts)
             continue;
-          const std::string reason =
-              "its consumer stopped " + std::to_string(n - 1) + " times while handling it (attempts exhausted)";
+          const std::string reason = "its consumer stopped " + std::to_string(n - 1) +
+                                     " times while handling it (attempts exhausted)";
           // One statement, so it commits as a whole.
           auto r = tx.exec_params(bury_head_sql, options_.queue, part, n - 1, reason, options_.name);
           dead_lettered_ += r[0][0].as<std::uint64_t>();
@@ -388,7 +396,8 @@ consumer_loop::batch_report log_consumer::run_batch() {
       auto r = tx.exec_prepared(lease.prepare(read_name, read_sql), options_.queue, log_sql::int_array(parts),
                                 log_sql::int_array(limits), static_cast<long long>(options_.batch_size));
       if (r.empty()) {
-        auto idle = tx.exec_prepared(lease.prepare(idle_name, idle_sql), options_.queue, log_sql::int_array(parts));
+        auto idle =
+            tx.exec_prepared(lease.prepare(idle_name, idle_sql), options_.queue, log_sql::int_array(parts));
         if (!idle[0][0].is_null())
           report.next_due_in = std::chrono::milliseconds{std::max(0LL, idle[0][0].as<long long>())};
         if (idle[0][1].as<bool>()) {
@@ -434,7 +443,8 @@ consumer_loop::batch_report log_consumer::run_batch() {
       std::map<int, std::pair<std::string, long long>> read_after;
       for (const auto& row : r)
         if (row[0].as<long long>() == 0)
-          read_after.emplace(row[1].as<int>(), std::make_pair(row[5].as<std::string>(), row[6].as<long long>()));
+          read_after.emplace(row[1].as<int>(),
+                             std::make_pair(row[5].as<std::string>(), row[6].as<long long>()));
       cursors_read_ = std::move(read_after);
     } catch (const pqxx::broken_connection&) {
       lease.discard();
@@ -494,10 +504,12 @@ void log_consumer::settle(std::vector<item>& batch) {
     bkr::storage::unit_of_work uow(pool_);
     auto& tx = uow.tx();
     std::set<long long> locked_parts, locked_lane;
-    for (const auto& row : tx.exec_prepared(
-             uow.prepare(lock_name, lock_sql), std::to_string(std::max<long long>(1000, options_.lease.count())),
-             std::string(options_.synchronous_commit ? "on" : "off"), options_.queue, log_sql::int_array(lock_parts),
-             log_sql::plain_array(lock_txs), log_sql::int_array(lock_seqs), log_sql::plain_array(lock_lane))) {
+    for (const auto& row :
+         tx.exec_prepared(uow.prepare(lock_name, lock_sql),
+                          std::to_string(std::max<long long>(1000, options_.lease.count())),
+                          std::string(options_.synchronous_commit ? "on" : "off"), options_.queue,
+                          log_sql::int_array(lock_parts), log_sql::plain_array(lock_txs),
+                          log_sql::int_array(lock_seqs), log_sql::plain_array(lock_lane))) {
       const auto kind = row[0].as<std::string>();
       if (kind == "c")
         locked_parts.insert(row[1].as<long long>());
@@ -538,8 +550,8 @@ void log_consumer::settle(std::vector<item>& batch) {
       try {
         results = handler_.handle_batch(now, ctx);
         if (results && results->size() != to_run.size())
-          throw std::logic_error("handle_batch returned " + std::to_string(results->size()) + " verdicts for " +
-                                 std::to_string(to_run.size()) + " messages");
+          throw std::logic_error("handle_batch returned " + std::to_string(results->size()) +
+                                 " verdicts for " + std::to_string(to_run.size()) + " messages");
         if (results)
           ctx.keep();
         else
@@ -592,7 +604,8 @@ void log_consumer::settle(std::vector<item>& batch) {
           usable = false;
         }
         if (!usable) {
-          fixed[i] = r.kind != outcome::commit ? r : handler_result::retry("the handler's transaction failed");
+          fixed[i] =
+              r.kind != outcome::commit ? r : handler_result::retry("the handler's transaction failed");
           replay = true;
           break;
         }
@@ -710,7 +723,8 @@ void log_consumer::settle(std::vector<item>& batch) {
     // An asynchronous commit rings inside the settlement; a synchronous one after it, in its own statement.
     const bool ring_inside = !options_.synchronous_commit;
     auto st = build_settlement(s, options_.queue, options_.name, ring_inside);
-    tx.exec_prepared(uow.prepare(settle_name(st.shape), st.sql), pqxx::prepare::make_dynamic_params(st.values));
+    tx.exec_prepared(uow.prepare(settle_name(st.shape), st.sql),
+                     pqxx::prepare::make_dynamic_params(st.values));
     uow.commit();
     if (!ring_inside) {
       try {

@@ -96,8 +96,9 @@ void log_consumer::owner::run() {
     // An owner of its whole share only keeps its session alive (well within idle_session_timeout) and looks
     // for changes (partitions added, consumers joining) less often; a consumer short of its share looks
     // every interval, so a dead owner's partition is taken within about one.
-    const auto wait = satisfied_ ? std::max(interval_, std::min(session_timeout_ / 4, std::chrono::milliseconds{1000}))
-                                 : interval_;
+    const auto wait =
+        satisfied_ ? std::max(interval_, std::min(session_timeout_ / 4, std::chrono::milliseconds{1000}))
+                   : interval_;
     if (cv_.wait_for(lock, wait, [&] { return stop_; }))
       break;
   }
@@ -114,10 +115,11 @@ void log_consumer::owner::tick() {
     pqxx::nontransaction tx(*conn_);
     // A stopped (SIGSTOP) or hung process stops ticking: the server ends its idle session after this long,
     // which frees its partitions for the other consumers.
-    tx.exec_params("SELECT set_config('idle_session_timeout', $1, false), "
-                   "set_config('application_name', 'bkr-mq-owner', false), "
-                   "pg_advisory_lock_shared(hashtext($2), $3)",
-                   std::to_string(std::max<long long>(1000, session_timeout_.count())), queue_, member_key);
+    tx.exec_params(
+        "SELECT set_config('idle_session_timeout', $1, false), "
+        "set_config('application_name', 'bkr-mq-owner', false), "
+        "pg_advisory_lock_shared(hashtext($2), $3)",
+        std::to_string(std::max<long long>(1000, session_timeout_.count())), queue_, member_key);
   }
   pqxx::nontransaction tx(*conn_);
   auto census = tx.exec_params(census_sql, queue_);
@@ -134,9 +136,9 @@ void log_consumer::owner::tick() {
     for (int p = 0; p < partitions; ++p)
       if (owned.count(p) == 0)
         candidates.push_back(p);
-    for (const auto& row : tx.exec_params(
-             "SELECT p FROM unnest($2::int[]) AS p WHERE pg_try_advisory_lock(hashtext($1), p)", queue_,
-             log_sql::int_array(candidates))) {
+    for (const auto& row :
+         tx.exec_params("SELECT p FROM unnest($2::int[]) AS p WHERE pg_try_advisory_lock(hashtext($1), p)",
+                        queue_, log_sql::int_array(candidates))) {
       int p = row[0].as<int>();
       if (owned.size() < share) {
         owned.insert(p);
@@ -168,7 +170,8 @@ void log_consumer::owner::tick() {
     return;
   std::vector<long long> g(gained.begin(), gained.end());
   tx.exec_params(
-      "INSERT INTO mq.cursors (queue, part) SELECT $1, p FROM unnest($2::smallint[]) AS p ON CONFLICT DO NOTHING",
+      "INSERT INTO mq.cursors (queue, part) SELECT $1, p FROM unnest($2::smallint[]) AS p ON CONFLICT DO "
+      "NOTHING",
       queue_, log_sql::int_array(g));
   {
     std::lock_guard lock(mutex_);

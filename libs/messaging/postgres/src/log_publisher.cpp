@@ -47,7 +47,8 @@ std::size_t append_to_log(bkr::storage::unit_of_work& uow, std::span<const outgo
   const bool has_log = s.sql.find("a_log AS") != std::string::npos,
              has_lane = s.sql.find("a_lane AS") != std::string::npos;
   const std::string& name = has_log && has_lane ? both : (has_lane ? lane_only : now_only);
-  return count_of(uow.tx().exec_prepared(uow.prepare(name, s.sql), pqxx::prepare::make_dynamic_params(s.values)));
+  return count_of(
+      uow.tx().exec_prepared(uow.prepare(name, s.sql), pqxx::prepare::make_dynamic_params(s.values)));
 }
 
 void ring_doorbells(pqxx::connection& conn, const std::vector<std::string>& queues) {

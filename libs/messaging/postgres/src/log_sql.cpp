@@ -72,17 +72,19 @@ std::string append_ctes(params& p, std::span<const outgoing_message> messages, s
   // The partition comes from the key's hash and the queue's partition count (one without a row in
   // mq.log_queues has one). A correlated subquery, not a join, keeps the rows in the order given, so the
   // log's sequence numbers follow the publish order.
-  std::string sql = n + "_in AS (SELECT x.*, mod(hashtext(x.k)::bigint + 2147483648, coalesce((SELECT "
-                        "lq.partitions FROM mq.log_queues lq WHERE lq.queue = x.q), 1))::smallint AS part "
-                        "FROM unnest(" +
+  std::string sql = n +
+                    "_in AS (SELECT x.*, mod(hashtext(x.k)::bigint + 2147483648, coalesce((SELECT "
+                    "lq.partitions FROM mq.log_queues lq WHERE lq.queue = x.q), 1))::smallint AS part "
+                    "FROM unnest(" +
                     p.add(text_array(q)) + "::text[], " + p.add(plain_array(id)) + "::uuid[], " +
                     p.add(text_array(t)) + "::text[], " + p.add(int_array(v)) + "::int[], " +
                     p.add(text_array(k)) + "::text[], " + p.add(plain_array(o)) + "::timestamptz[], " +
                     p.add(text_array(tr)) + "::text[], " + p.add(text_array(pr)) + "::text[], " +
                     p.add(text_array(pl)) + "::text[], " + p.add(int_array(d)) +
                     "::bigint[]) AS x(q, id, t, v, k, o, tr, p, pl, d))";
-  const std::string columns = "queue, part, message_id, type, schema_version, key, occurred_at, trace_id, "
-                              "producer, payload";
+  const std::string columns =
+      "queue, part, message_id, type, schema_version, key, occurred_at, trace_id, "
+      "producer, payload";
   const std::string values = "q, part, id, t, v, k, o, tr, p, pl::json";
   if (any_now) {
     sql += ",\n" + n + "_log AS (INSERT INTO mq.log (" + columns + ") SELECT " + values + " FROM " + n +

@@ -59,7 +59,8 @@ std::unique_ptr<messaging::publisher> make_publisher(model m, bkr::storage::unit
   return std::make_unique<publisher>(uow);
 }
 
-std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages) {
+std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow,
+                         std::span<const outgoing_message> messages) {
   if (m == model::jobs)
     return copy_messages(uow.tx(), messages);
   log_publisher p(uow);
@@ -90,7 +91,8 @@ queue_stats stats_of(model m, bkr::storage::connection_pool& pool, std::string_v
 std::optional<std::string> pending_payload(model m, bkr::storage::unit_of_work& uow, std::string_view queue,
                                            std::string_view message_id) {
   static const std::string jobs_name = "bkr_mq_pending_payload", log_name = "bkr_log_pending_payload";
-  const auto& name = m == model::log ? uow.prepare(log_name, log_payload_sql) : uow.prepare(jobs_name, jobs_payload_sql);
+  const auto& name =
+      m == model::log ? uow.prepare(log_name, log_payload_sql) : uow.prepare(jobs_name, jobs_payload_sql);
   auto r = uow.tx().exec_prepared(name, std::string(queue), std::string(message_id));
   if (r.empty())
     return std::nullopt;
@@ -103,9 +105,10 @@ std::set<std::string> pending_keys(model m, bkr::storage::unit_of_work& uow, std
   if (keys.empty())
     return found;
   static const std::string jobs_name = "bkr_mq_pending_keys", log_name = "bkr_log_pending_keys";
-  const auto& name = m == model::log ? uow.prepare(log_name, log_keys_sql) : uow.prepare(jobs_name, jobs_keys_sql);
-  for (const auto& row : uow.tx().exec_prepared(name, std::string(queue),
-                                                log_sql::text_array({keys.begin(), keys.end()})))
+  const auto& name =
+      m == model::log ? uow.prepare(log_name, log_keys_sql) : uow.prepare(jobs_name, jobs_keys_sql);
+  for (const auto& row :
+       uow.tx().exec_prepared(name, std::string(queue), log_sql::text_array({keys.begin(), keys.end()})))
     found.insert(row[0].as<std::string>());
   return found;
 }

@@ -1,11 +1,11 @@
 // The configuration of bkr-fake-backup-interface: its keys and their validated, typed form.
 #pragma once
 
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/common/config.hpp"
 #include "bkr/common/error.hpp"
 #include "bkr/domain/types.hpp"
 #include "bkr/fake_backup_interface/behaviour.hpp"
+#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/retry_policy.hpp"
 
 #include <spdlog/common.h>
@@ -36,7 +36,7 @@ inline constexpr std::string_view reply_outbox_queue = "fake-backup-interface.re
 
 /// Everything the fake needs, validated. Value type.
 struct settings {
-  std::string database_url;  ///< secret: never logged
+  std::string database_url;                                             ///< secret: never logged
   messaging::postgres::model model = messaging::postgres::model::jobs;  ///< messaging.model
   std::size_t pool_size = 8;
 

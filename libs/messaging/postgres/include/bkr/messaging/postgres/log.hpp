@@ -12,8 +12,8 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>

@@ -31,7 +31,8 @@ std::unique_ptr<messaging::publisher> make_publisher(model m, bkr::storage::unit
 /// Publishes many messages without de-duplication inside `uow` as cheaply as the model allows (the intake's
 /// group commit): COPY for the job table (NOTIFY in the transaction), the log's one-statement append (its
 /// doorbell rung after uow commits). Returns the number written.
-std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages);
+std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow,
+                         std::span<const outgoing_message> messages);
 
 /// A consumer of model `m`. `conninfo` is the log model's ownership session (unused by the job table).
 std::unique_ptr<messaging::consumer> make_consumer(model m, bkr::storage::connection_pool& pool,
