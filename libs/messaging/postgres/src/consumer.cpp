@@ -4,6 +4,7 @@
 
 #include "batch_context.hpp"
 #include "bkr/storage/unit_of_work.hpp"
+#include "log_sql.hpp"
 #include "sql.hpp"
 
 #include <algorithm>
@@ -140,17 +141,6 @@ constexpr const char* prune_dedup_sql =
 const std::string claim_alone_name = "bkr_mq_claim", claim_next_name = "bkr_mq_claim_next",
                   next_due_name = "bkr_mq_next_due", reap_name = "bkr_mq_reap";
 
-std::string bigint_array(const std::vector<long long>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i != 0)
-      out += ',';
-    out += std::to_string(values[i]);
-  }
-  out += '}';
-  return out;
-}
-
 }  // namespace
 
 consumer::consumer(bkr::storage::connection_pool& pool, consumer_options options, handler& h,
@@ -220,7 +210,7 @@ void consumer::on_exit() {
   }
   prefetched_.clear();
   bkr::storage::unit_of_work uow(pool_);
-  auto r = uow.tx().exec_params(hand_back_sql, detail::uuid_array(ids), bigint_array(fences));
+  auto r = uow.tx().exec_params(hand_back_sql, detail::uuid_array(ids), log_sql::int_array(fences));
   uow.commit();
   log_debug("handed back prefetched messages", {{"count", r.affected_rows()}});
 }
@@ -303,10 +293,10 @@ consumer_loop::batch_report consumer::run_batch() {
       fences.push_back(c.fence);
     }
     std::set<std::string> locked;
-    for (const auto& row :
-         tx.exec_prepared(uow.prepare(lock_name, lock_sql), detail::uuid_array(ids), bigint_array(fences),
-                          std::to_string(std::max<long long>(1000, options_.lease.count())),
-                          std::string(options_.synchronous_commit ? "on" : "off")))
+    for (const auto& row : tx.exec_prepared(uow.prepare(lock_name, lock_sql), detail::uuid_array(ids),
+                                            log_sql::int_array(fences),
+                                            std::to_string(std::max<long long>(1000, options_.lease.count())),
+                                            std::string(options_.synchronous_commit ? "on" : "off")))
       locked.insert(row[0].as<std::string>());
 
     std::vector<std::string> done;

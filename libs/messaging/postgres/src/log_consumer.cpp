@@ -324,8 +324,6 @@ std::vector<int> log_consumer::owned_partitions() const {
   return owner_->owned();
 }
 
-void log_consumer::on_exit() {}
-
 void log_consumer::reap() {
   // Nothing is leased in the log model; this is the consumer's periodic maintenance of the log.
   const auto now = std::chrono::steady_clock::now();
@@ -360,6 +358,7 @@ consumer_loop::batch_report log_consumer::run_batch() {
   std::map<int, int> tries;  // careful partitions: deliveries of their head so far, this one included
   std::vector<item> batch;
   std::vector<std::string> lane_charge;
+  cursor_positions read_after;  // per partition of the batch: the cursor position it was read after
   {
     auto lease = pool_.acquire();
     try {
@@ -369,7 +368,7 @@ consumer_loop::batch_report log_consumer::run_batch() {
         for (const auto& row : tx.exec_params(charge_heads_sql, options_.queue, log_sql::int_array(f))) {
           int part = row[0].as<int>(), n = row[1].as<int>();
           tries[part] = n;
-          owner_->settled(part);  // charged: from now on its batches run as usual
+          owner_->charged(part);  // from now on its batches run as usual
         }
         for (const auto& [part, n] : tries) {
           if (n <= options_.retry.max_attempts)
@@ -427,6 +426,7 @@ consumer_loop::batch_report log_consumer::run_batch() {
         } else {
           auto t = tries.find(it.part);
           it.d.message.attempt = std::max(1, t != tries.end() ? t->second : 1);
+          read_after.emplace(it.part, std::make_pair(row[5].as<std::string>(), row[6].as<long long>()));
         }
         batch.push_back(std::move(it));
       }
@@ -439,13 +439,6 @@ consumer_loop::batch_report log_consumer::run_batch() {
           if (auto c = charged.find(it.lane_id); it.from_lane() && c != charged.end())
             it.d.message.attempt = c->second;
       }
-      // Remember the cursors read after (old positions), per partition.
-      std::map<int, std::pair<std::string, long long>> read_after;
-      for (const auto& row : r)
-        if (row[0].as<long long>() == 0)
-          read_after.emplace(row[1].as<int>(),
-                             std::make_pair(row[5].as<std::string>(), row[6].as<long long>()));
-      cursors_read_ = std::move(read_after);
     } catch (const pqxx::broken_connection&) {
       lease.discard();
       throw;
@@ -461,11 +454,11 @@ consumer_loop::batch_report log_consumer::run_batch() {
   });
   report.claimed = batch.size();
   ++batches_;
-  settle(batch);
+  settle(batch, read_after);
   return report;
 }
 
-void log_consumer::settle(std::vector<item>& batch) {
+void log_consumer::settle(std::vector<item>& batch, const cursor_positions& read_after) {
   // Verdicts fixed without running the handler (again), by index in the batch: an unreadable payload is
   // rejected at once; a message whose handler left the transaction failed (libpqxx closes it on any SQL
   // error) gets its verdict after a rollback, and the batch runs again without it.
@@ -490,7 +483,7 @@ void log_consumer::settle(std::vector<item>& batch) {
   // The fence's arguments: each partition's cursor as the batch read it, and the batch's delay-lane rows.
   std::vector<long long> lock_parts, lock_seqs;
   std::vector<std::string> lock_txs, lock_lane;
-  for (const auto& [part, pos] : cursors_read_) {
+  for (const auto& [part, pos] : read_after) {
     lock_parts.push_back(part);
     lock_txs.push_back(pos.first);
     lock_seqs.push_back(pos.second);

@@ -68,7 +68,7 @@ std::set<int> log_consumer::owner::fresh() const {
   return fresh_;
 }
 
-void log_consumer::owner::settled(int part) {
+void log_consumer::owner::charged(int part) {
   std::lock_guard lock(mutex_);
   fresh_.erase(part);
 }

@@ -31,10 +31,11 @@ class log_consumer::owner {
   void stop();
   /// Partitions owned now, ascending.
   std::vector<int> owned() const;
-  /// Owned partitions not yet settled by this consumer since they were taken: their head may have killed
-  /// the consumer before (careful mode).
+  /// Owned partitions whose head this consumer has not charged yet since it took them: the head may have
+  /// killed the consumer before (careful mode).
   std::set<int> fresh() const;
-  void settled(int part);
+  /// The head of `part` was charged an attempt: its batches run as usual from now on.
+  void charged(int part);
 
  private:
   void run();

@@ -11,15 +11,15 @@ namespace {
 struct append_statement {
   std::string sql;
   std::vector<std::string> values;
+  std::vector<std::string> parts;  ///< the CTEs written: a_log (rows to the log), a_lane (delayed rows)
 };
 
 append_statement make_append(std::span<const outgoing_message> messages) {
   log_sql::params p;
-  std::vector<std::string> counted;
   append_statement s;
-  s.sql = "WITH " + log_sql::append_ctes(p, messages, "a", counted) + "\nSELECT ";
-  for (std::size_t i = 0; i < counted.size(); ++i)
-    s.sql += (i ? " + " : "") + std::string("(SELECT count(*) FROM ") + counted[i] + ")";
+  s.sql = "WITH " + log_sql::append_ctes(p, messages, "a", s.parts) + "\nSELECT ";
+  for (std::size_t i = 0; i < s.parts.size(); ++i)
+    s.sql += (i ? " + " : "") + std::string("(SELECT count(*) FROM ") + s.parts[i] + ")";
   s.values = p.values();
   return s;
 }
@@ -44,9 +44,7 @@ std::size_t append_to_log(bkr::storage::unit_of_work& uow, std::span<const outgo
   // One prepared statement per shape (with or without delayed rows); the names must outlive their use.
   static const std::string now_only = "bkr_log_append", lane_only = "bkr_log_append_lane",
                            both = "bkr_log_append_both";
-  const bool has_log = s.sql.find("a_log AS") != std::string::npos,
-             has_lane = s.sql.find("a_lane AS") != std::string::npos;
-  const std::string& name = has_log && has_lane ? both : (has_lane ? lane_only : now_only);
+  const std::string& name = s.parts.size() == 2 ? both : (s.parts.front() == "a_lane" ? lane_only : now_only);
   return count_of(
       uow.tx().exec_prepared(uow.prepare(name, s.sql), pqxx::prepare::make_dynamic_params(s.values)));
 }

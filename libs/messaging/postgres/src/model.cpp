@@ -63,9 +63,11 @@ std::size_t publish_bulk(model m, bkr::storage::unit_of_work& uow,
                          std::span<const outgoing_message> messages) {
   if (m == model::jobs)
     return copy_messages(uow.tx(), messages);
-  log_publisher p(uow);
-  p.publish_many({messages.begin(), messages.end()});
-  return p.appended();
+  // Appended in place (no copy of the batch); the doorbell rings once the unit has committed.
+  const auto n = append_to_log(uow, messages);
+  uow.after_commit(
+      [&uow, queues = log_sql::queues_of(messages)] { ring_doorbells(uow.connection(), queues); });
+  return n;
 }
 
 std::unique_ptr<messaging::consumer> make_consumer(model m, bkr::storage::connection_pool& pool,

@@ -82,20 +82,19 @@ class log_consumer final : public consumer_loop {
  protected:
   batch_report run_batch() override;
   void reap() override;
-  void on_exit() override;
 
  private:
   class owner;
   struct item;
-  /// Handles and settles one batch read by run_batch().
-  void settle(std::vector<item>& batch);
+  /// Per partition, a cursor position: (tx as text, seq).
+  using cursor_positions = std::map<int, std::pair<std::string, long long>>;
+  /// Handles and settles one batch read by run_batch() after the cursor positions `read_after`.
+  void settle(std::vector<item>& batch, const cursor_positions& read_after);
 
   bkr::storage::connection_pool& pool_;
   notifier* notifier_;
   log_consumer_options log_;
   std::unique_ptr<owner> owner_;
-  /// Per partition of the batch in hand, the cursor position it was read after. Loop thread only.
-  std::map<int, std::pair<std::string, long long>> cursors_read_;
   std::chrono::steady_clock::time_point next_maintenance_{};  ///< loop thread only
   /// The next wait while committed rows are held back by the watermark (doubles up to poll_max).
   std::chrono::milliseconds held_wait_{1};
