@@ -93,8 +93,8 @@ void memory_harness::kill_consumer_mid_batch(const std::string& queue, std::size
 
 // ---- postgres ----
 
-pg_harness::pg_harness()
-    : pool_({db_.conninfo(), 16, std::chrono::milliseconds{5000}}), admin_(pool_), notifier_(db_.conninfo()) {
+pg_database_harness::pg_database_harness()
+    : pool_({db_.conninfo(), 16, std::chrono::milliseconds{5000}}), notifier_(db_.conninfo()) {
   pqxx::connection conn(db_.conninfo());
   std::vector<storage::migration_set> sets{messaging::postgres::mq_migrations()};
   storage::migrate(conn, sets);
@@ -105,8 +105,27 @@ pg_harness::pg_harness()
   REQUIRE(notifier_.wait_listening(std::chrono::seconds{10}));
 }
 
-pg_harness::~pg_harness() {
+pg_database_harness::~pg_database_harness() {
   notifier_.stop();
+}
+
+void pg_database_harness::record_effect(messaging::handler_context& ctx, const std::string& tag) {
+  auto& uow = ctx.native<storage::unit_of_work>();
+  uow.tx().exec_params("INSERT INTO conformance_effects (tag) VALUES ($1)", tag);
+}
+
+void pg_database_harness::failing_write(messaging::handler_context& ctx) {
+  auto& uow = ctx.native<storage::unit_of_work>();
+  uow.tx().exec("INSERT INTO conformance_effects (tag) VALUES (NULL)");  // violates NOT NULL
+}
+
+std::map<std::string, int> pg_database_harness::effects() {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  std::map<std::string, int> out;
+  for (const auto& row : tx.exec("SELECT tag, count(*) FROM conformance_effects GROUP BY tag"))
+    out[row[0].as<std::string>()] = row[1].as<int>();
+  return out;
 }
 
 void pg_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
@@ -123,25 +142,6 @@ std::unique_ptr<messaging::consumer> pg_harness::make_consumer(messaging::consum
                                                          wakeups ? &notifier_ : nullptr);
 }
 
-void pg_harness::record_effect(messaging::handler_context& ctx, const std::string& tag) {
-  auto& uow = ctx.native<storage::unit_of_work>();
-  uow.tx().exec_params("INSERT INTO conformance_effects (tag) VALUES ($1)", tag);
-}
-
-void pg_harness::failing_write(messaging::handler_context& ctx) {
-  auto& uow = ctx.native<storage::unit_of_work>();
-  uow.tx().exec("INSERT INTO conformance_effects (tag) VALUES (NULL)");  // violates NOT NULL
-}
-
-std::map<std::string, int> pg_harness::effects() {
-  auto lease = pool_.acquire();
-  pqxx::read_transaction tx(lease.conn());
-  std::map<std::string, int> out;
-  for (const auto& row : tx.exec("SELECT tag, count(*) FROM conformance_effects GROUP BY tag"))
-    out[row[0].as<std::string>()] = row[1].as<int>();
-  return out;
-}
-
 void pg_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
                                          std::chrono::milliseconds lease) {
   consumer_process p({db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count())});
@@ -151,22 +151,6 @@ void pg_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t b
 }
 
 // ---- log ----
-
-log_harness::log_harness()
-    : pool_({db_.conninfo(), 16, std::chrono::milliseconds{5000}}), admin_(pool_), notifier_(db_.conninfo()) {
-  pqxx::connection conn(db_.conninfo());
-  std::vector<storage::migration_set> sets{messaging::postgres::mq_migrations()};
-  storage::migrate(conn, sets);
-  pqxx::work tx(conn);
-  tx.exec0("CREATE TABLE conformance_effects (tag text NOT NULL)");
-  tx.commit();
-  notifier_.start();
-  REQUIRE(notifier_.wait_listening(std::chrono::seconds{10}));
-}
-
-log_harness::~log_harness() {
-  notifier_.stop();
-}
 
 void log_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
   storage::unit_of_work uow(pool_);
@@ -184,25 +168,6 @@ std::unique_ptr<messaging::consumer> log_harness::make_consumer(messaging::consu
     o.log = bkr::logger("test", spdlog::level::debug);
   return std::make_unique<messaging::postgres::log_consumer>(pool_, db_.conninfo(), std::move(o), h,
                                                              wakeups ? &notifier_ : nullptr, lo);
-}
-
-void log_harness::record_effect(messaging::handler_context& ctx, const std::string& tag) {
-  auto& uow = ctx.native<storage::unit_of_work>();
-  uow.tx().exec_params("INSERT INTO conformance_effects (tag) VALUES ($1)", tag);
-}
-
-void log_harness::failing_write(messaging::handler_context& ctx) {
-  auto& uow = ctx.native<storage::unit_of_work>();
-  uow.tx().exec("INSERT INTO conformance_effects (tag) VALUES (NULL)");  // violates NOT NULL
-}
-
-std::map<std::string, int> log_harness::effects() {
-  auto lease = pool_.acquire();
-  pqxx::read_transaction tx(lease.conn());
-  std::map<std::string, int> out;
-  for (const auto& row : tx.exec("SELECT tag, count(*) FROM conformance_effects GROUP BY tag"))
-    out[row[0].as<std::string>()] = row[1].as<int>();
-  return out;
 }
 
 void log_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,

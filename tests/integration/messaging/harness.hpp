@@ -70,53 +70,57 @@ class memory_harness final : public mq_harness {
   std::map<std::string, int> effects_;
 };
 
-class pg_harness final : public mq_harness {
+/// What both Postgres backends' harnesses share: a migrated test database, a pool, the LISTEN notifier and
+/// the effects table written in handlers' transactions.
+class pg_database_harness : public mq_harness {
  public:
-  pg_harness();
-  ~pg_harness() override;
+  pg_database_harness();
+  ~pg_database_harness() override;
+  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
+  std::map<std::string, int> effects() override;
+  void failing_write(messaging::handler_context& ctx) override;
+
+  storage::connection_pool& pool() { return pool_; }
+  const std::string& conninfo() const { return db_.conninfo(); }
+
+ protected:
+  pg_test_database db_;
+  storage::connection_pool pool_;
+  messaging::postgres::notifier notifier_;
+};
+
+/// The job-table backend on Postgres.
+class pg_harness final : public pg_database_harness {
+ public:
+  pg_harness() : admin_(pool_) {}
   void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) override;
   std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
                                                      bool wakeups = true) override;
   messaging::admin& admin() override { return admin_; }
-  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
-  std::map<std::string, int> effects() override;
-  void failing_write(messaging::handler_context& ctx) override;
   void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
                                std::chrono::milliseconds lease) override;
 
  private:
-  pg_test_database db_;
-  storage::connection_pool pool_;
   messaging::postgres::admin admin_;
-  messaging::postgres::notifier notifier_;
 };
 
 /// The log backend on Postgres (append-only log, cursors, delay lane).
-class log_harness final : public mq_harness {
+class log_harness final : public pg_database_harness {
  public:
-  log_harness();
-  ~log_harness() override;
+  log_harness() : admin_(pool_) {}
   void in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit = true) override;
   std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
                                                      bool wakeups = true) override;
   messaging::admin& admin() override { return admin_; }
-  void record_effect(messaging::handler_context& ctx, const std::string& tag) override;
-  std::map<std::string, int> effects() override;
-  void failing_write(messaging::handler_context& ctx) override;
   void kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
                                std::chrono::milliseconds lease) override;
   void set_partitions(const std::string& queue, int partitions) override;
   void wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) override;
 
-  storage::connection_pool& pool() { return pool_; }
-  const std::string& conninfo() const { return db_.conninfo(); }
   messaging::postgres::log_admin& log_admin() { return admin_; }
 
  private:
-  pg_test_database db_;
-  storage::connection_pool pool_;
   messaging::postgres::log_admin admin_;
-  messaging::postgres::notifier notifier_;
 };
 
 /// A test consumer process (bkr_mq_test_consumer) and its output. Killed (SIGKILL) on destruction.

@@ -1,6 +1,7 @@
 // Cases of the log model that the job-table backends do not share: cursor fence, takeover of a killed
 // owner's partition, the safe watermark, poison off the log, partitions, retention.
 #include "harness.hpp"
+#include "mq_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,72 +17,11 @@ using bkr::messaging::handler_result;
 using bkr::test::consumer_process;
 using bkr::test::log_harness;
 using bkr::test::wait_until;
+using bkr::test::mq::fast;
+using bkr::test::mq::msg;
+using bkr::test::mq::recorder;
 
 namespace {
-
-const bkr::system_clock wall;
-
-bkr::messaging::outgoing_message msg(const std::string& queue, const std::string& key) {
-  bkr::messaging::outgoing_message m;
-  m.queue = queue;
-  m.message =
-      bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "log-test", "trace-" + key, wall);
-  return m;
-}
-
-bkr::messaging::consumer_options fast(const std::string& queue) {
-  bkr::messaging::consumer_options o;
-  o.queue = queue;
-  o.batch_size = 16;
-  o.lease = 3000ms;
-  o.poll_min = 5ms;
-  o.poll_max = 100ms;
-  o.reap_interval = 100ms;
-  o.retry = {5, 20ms, 2.0, 200ms};
-  return o;
-}
-
-/// Records deliveries by key, in order, with their attempts and times. Thread-safe.
-class recorder final : public bkr::messaging::handler {
- public:
-  using behaviour = std::function<handler_result(const delivery&, handler_context&)>;
-  explicit recorder(behaviour b = {}) : behaviour_(std::move(b)) {}
-  handler_result handle(const delivery& d, handler_context& ctx) override {
-    {
-      std::lock_guard lock(mutex_);
-      order_.push_back(d.message.key);
-      attempts_[d.message.key].push_back(d.message.attempt);
-      times_[d.message.key].push_back(std::chrono::steady_clock::now());
-    }
-    return behaviour_ ? behaviour_(d, ctx) : handler_result::commit();
-  }
-  std::vector<std::string> order() {
-    std::lock_guard lock(mutex_);
-    return order_;
-  }
-  std::map<std::string, std::vector<int>> all() {
-    std::lock_guard lock(mutex_);
-    return attempts_;
-  }
-  std::size_t deliveries() {
-    std::lock_guard lock(mutex_);
-    return order_.size();
-  }
-  std::optional<std::chrono::steady_clock::time_point> first_time(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    auto it = times_.find(key);
-    if (it == times_.end() || it->second.empty())
-      return std::nullopt;
-    return it->second.front();
-  }
-
- private:
-  behaviour behaviour_;
-  std::mutex mutex_;
-  std::vector<std::string> order_;
-  std::map<std::string, std::vector<int>> attempts_;
-  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> times_;
-};
 
 bkr::messaging::queue_stats stats(log_harness& h, const std::string& queue) {
   return h.log_admin().stats_of(queue);
@@ -191,7 +131,7 @@ TEST_CASE("log: a killed owner's partition is served again within a second", "[m
   const auto killed = std::chrono::steady_clock::now();
   REQUIRE(owner.kill());
   REQUIRE(wait_until([&] { return r.deliveries() == 1; }, 10s));
-  const auto served = *r.first_time("m") - killed;
+  const auto served = r.times("m").at(0) - killed;
   standby->stop(1s);
   INFO("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(served).count()
                              << " ms");
