@@ -1,6 +1,7 @@
 // SQL for backup: insert-if-absent on the per-request unique key, lookup by request.
 #include "bkr/storage/backup_repository.hpp"
 
+#include "bkr/storage/sql_arrays.hpp"
 #include "sql_values.hpp"
 
 #include <nlohmann/json.hpp>
@@ -138,7 +139,7 @@ std::set<std::string> backup_repository::requests_with_backup(
   return with_database_errors([&] {
     uow.prepare(name, sql);
     std::set<std::string> found;
-    for (const auto& row : uow.tx().exec_prepared(name, detail::text_array_param(backup_request_ids)))
+    for (const auto& row : uow.tx().exec_prepared(name, text_array_literal(backup_request_ids)))
       found.insert(row[0].as<std::string>());
     return found;
   });

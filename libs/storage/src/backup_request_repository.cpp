@@ -1,6 +1,7 @@
 // SQL for backup_request and backup_request_history; each write and its history row go in one statement.
 #include "bkr/storage/backup_request_repository.hpp"
 
+#include "bkr/storage/sql_arrays.hpp"
 #include "sql_values.hpp"
 
 #include <nlohmann/json.hpp>
@@ -380,7 +381,7 @@ std::vector<domain::backup_request> backup_request_repository::find_many(unit_of
   static const std::string locking_name = "bkr_request_find_many_for_update";
   return with_database_errors([&] {
     const auto& name = lock ? uow.prepare(locking_name, locking) : uow.prepare(plain_name, plain);
-    const auto rows = uow.tx().exec_prepared(name, detail::text_array_param(ids));
+    const auto rows = uow.tx().exec_prepared(name, text_array_literal(ids));
     std::vector<domain::backup_request> out;
     out.reserve(rows.size());
     for (const auto& row : rows)
@@ -466,7 +467,7 @@ SELECT backup_request_id FROM changed
   return with_database_errors([&] {
     uow.prepare(name, sql);
     return id_set(uow.tx().exec_prepared(
-        name, rows.dump(), detail::text_array_param(std::vector<std::string>(ids.begin(), ids.end()))));
+        name, rows.dump(), text_array_literal(std::vector<std::string>(ids.begin(), ids.end()))));
   });
 }
 

@@ -1,6 +1,8 @@
 // Conversions between domain values and SQL text, with a loud failure on anything the schema forbids.
 #include "sql_values.hpp"
 
+#include "bkr/storage/sql_arrays.hpp"
+
 #include "bkr/domain/validation.hpp"
 
 namespace bkr::storage::detail {
@@ -26,23 +28,6 @@ nullable<std::string> timestamp_param(const std::optional<timestamp>& t) {
 
 nullable<std::string> text_param(const std::optional<std::string>& text) {
   return {text};
-}
-
-std::string text_array_param(std::span<const std::string> values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i != 0)
-      out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 nlohmann::json timestamp_json(const std::optional<timestamp>& t) {
@@ -106,3 +91,24 @@ domain::transport transport_field(const pqxx::field& f) {
 }
 
 }  // namespace bkr::storage::detail
+
+namespace bkr::storage {
+
+std::string text_array_literal(std::span<const std::string> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace bkr::storage

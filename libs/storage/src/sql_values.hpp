@@ -27,9 +27,6 @@ std::string timestamp_param(timestamp t);
 nullable<std::string> timestamp_param(const std::optional<timestamp>& t);
 nullable<std::string> text_param(const std::optional<std::string>& text);
 
-/// A text[] literal of `values` (each element quoted), for `= ANY($1::text[])`.
-std::string text_array_param(std::span<const std::string> values);
-
 /// JSON of an optional timestamp / text: RFC 3339 text or null, for json_to_recordset parameters.
 nlohmann::json timestamp_json(const std::optional<timestamp>& t);
 nlohmann::json text_json(const std::optional<std::string>& text);

@@ -180,7 +180,6 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
                                   bool ring_inside) {
   using log_sql::int_array;
   using log_sql::plain_array;
-  using log_sql::text_array;
   log_sql::params p;
   std::vector<std::string> ctes, counted;
   settle_statement out;
@@ -210,7 +209,7 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
         "m.key, m.occurred_at, m.trace_id, m.producer, m.payload, m.enqueued_at, x.e FROM unnest(" +
         p.add(int_array(s.lr_part)) + "::smallint[], " + p.add(plain_array(s.lr_tx)) + "::xid8[], " +
         p.add(int_array(s.lr_seq)) + "::bigint[], " + p.add(int_array(s.lr_delay)) + "::bigint[], " +
-        p.add(int_array(s.lr_attempts)) + "::int[], " + p.add(text_array(s.lr_error)) +
+        p.add(int_array(s.lr_attempts)) + "::int[], " + p.add(storage::text_array_literal(s.lr_error)) +
         "::text[]) AS x(part, tx, seq, d, a, e) JOIN mq.log m ON m.queue = " + q +
         " AND m.part = x.part AND m.tx = x.tx AND m.seq = x.seq RETURNING 1)");
     counted.push_back("lr");
@@ -221,7 +220,7 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
         "rr AS (UPDATE mq.delayed m SET run_at = clock_timestamp() + x.d * interval '1 millisecond', "
         "attempts = x.a, last_error = x.e FROM unnest(" +
         p.add(plain_array(s.rr_id)) + "::bigint[], " + p.add(int_array(s.rr_delay)) + "::bigint[], " +
-        p.add(int_array(s.rr_attempts)) + "::int[], " + p.add(text_array(s.rr_error)) +
+        p.add(int_array(s.rr_attempts)) + "::int[], " + p.add(storage::text_array_literal(s.rr_error)) +
         "::text[]) AS x(id, d, a, e) WHERE m.id = x.id RETURNING 1)");
     counted.push_back("rr");
     out.shape += 'R';
@@ -233,8 +232,9 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
                    "unnest(" +
                    p.add(int_array(s.ld_part)) + "::smallint[], " + p.add(plain_array(s.ld_tx)) +
                    "::xid8[], " + p.add(int_array(s.ld_seq)) + "::bigint[], " +
-                   p.add(int_array(s.ld_attempts)) + "::int[], " + p.add(text_array(s.ld_reason)) +
-                   "::text[], " + p.add(text_array(s.ld_error)) +
+                   p.add(int_array(s.ld_attempts)) + "::int[], " +
+                   p.add(storage::text_array_literal(s.ld_reason)) + "::text[], " +
+                   p.add(storage::text_array_literal(s.ld_error)) +
                    "::text[]) AS x(part, tx, seq, a, r, e) JOIN mq.log m ON m.queue = " + q +
                    " AND m.part = x.part AND m.tx = x.tx AND m.seq = x.seq" + dead_letter_conflict + ")");
     counted.push_back("ld");
@@ -243,8 +243,8 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
   if (!s.rd_id.empty()) {
     ctes.push_back(
         "rdx AS (DELETE FROM mq.delayed m USING unnest(" + p.add(plain_array(s.rd_id)) + "::bigint[], " +
-        p.add(int_array(s.rd_attempts)) + "::int[], " + p.add(text_array(s.rd_reason)) + "::text[], " +
-        p.add(text_array(s.rd_error)) +
+        p.add(int_array(s.rd_attempts)) + "::int[], " + p.add(storage::text_array_literal(s.rd_reason)) +
+        "::text[], " + p.add(storage::text_array_literal(s.rd_error)) +
         "::text[]) AS x(id, a, r, e) WHERE m.id = x.id RETURNING m.*, x.a AS xa, x.r AS xr, x.e AS xe)");
     ctes.push_back(
         std::string("rd AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
@@ -275,7 +275,7 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
     }
     if (ring_inside) {
       ctes.push_back("bell AS (SELECT pg_notify('bkr_mq', q) FROM unnest(" +
-                     p.add(text_array(log_sql::queues_of(s.publishes))) + "::text[]) AS q)");
+                     p.add(storage::text_array_literal(log_sql::queues_of(s.publishes))) + "::text[]) AS q)");
       counted.push_back("bell");
       out.shape += 'b';
     }

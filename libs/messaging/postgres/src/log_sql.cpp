@@ -14,23 +14,6 @@ std::string params::add(std::string value) {
   return "$" + std::to_string(values_.size());
 }
 
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i != 0)
-      out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 std::string plain_array(const std::vector<std::string>& values) {
   return detail::uuid_array(values);
 }
@@ -76,11 +59,12 @@ std::string append_ctes(params& p, std::span<const outgoing_message> messages, s
                     "_in AS (SELECT x.*, mod(hashtext(x.k)::bigint + 2147483648, coalesce((SELECT "
                     "lq.partitions FROM mq.log_queues lq WHERE lq.queue = x.q), 1))::smallint AS part "
                     "FROM unnest(" +
-                    p.add(text_array(q)) + "::text[], " + p.add(plain_array(id)) + "::uuid[], " +
-                    p.add(text_array(t)) + "::text[], " + p.add(int_array(v)) + "::int[], " +
-                    p.add(text_array(k)) + "::text[], " + p.add(plain_array(o)) + "::timestamptz[], " +
-                    p.add(text_array(tr)) + "::text[], " + p.add(text_array(pr)) + "::text[], " +
-                    p.add(text_array(pl)) + "::text[], " + p.add(int_array(d)) +
+                    p.add(storage::text_array_literal(q)) + "::text[], " + p.add(plain_array(id)) +
+                    "::uuid[], " + p.add(storage::text_array_literal(t)) + "::text[], " +
+                    p.add(int_array(v)) + "::int[], " + p.add(storage::text_array_literal(k)) + "::text[], " +
+                    p.add(plain_array(o)) + "::timestamptz[], " + p.add(storage::text_array_literal(tr)) +
+                    "::text[], " + p.add(storage::text_array_literal(pr)) + "::text[], " +
+                    p.add(storage::text_array_literal(pl)) + "::text[], " + p.add(int_array(d)) +
                     "::bigint[]) AS x(q, id, t, v, k, o, tr, p, pl, d))";
   const std::string columns =
       "queue, part, message_id, type, schema_version, key, occurred_at, trace_id, "
@@ -113,7 +97,7 @@ void ring(pqxx::connection& conn, const std::vector<std::string>& queues) {
   tx.exec_params(
       "SELECT set_config('synchronous_commit', 'off', true), pg_notify('bkr_mq', q)::text "
       "FROM unnest($1::text[]) AS q",
-      text_array(queues));
+      storage::text_array_literal(queues));
 }
 
 std::uint64_t xid_value(std::string_view text) {

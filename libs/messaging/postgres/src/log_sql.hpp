@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bkr/messaging/handler.hpp"
+#include "bkr/storage/sql_arrays.hpp"
 
 #include <pqxx/pqxx>
 
@@ -26,9 +27,8 @@ class params {
   std::vector<std::string> values_;
 };
 
-/// Array literals (`{...}`) for text[] (every element quoted and escaped) and for arrays of numbers or
-/// uuids (elements need no quoting).
-std::string text_array(const std::vector<std::string>& values);
+/// Array literals (`{...}`) for arrays of numbers or uuids (elements need no quoting); text[] literals come
+/// from bkr::storage::text_array_literal.
 std::string plain_array(const std::vector<std::string>& values);
 std::string int_array(const std::vector<long long>& values);
 

@@ -109,8 +109,7 @@ std::set<std::string> pending_keys(model m, bkr::storage::unit_of_work& uow, std
   static const std::string jobs_name = "bkr_mq_pending_keys", log_name = "bkr_log_pending_keys";
   const auto& name =
       m == model::log ? uow.prepare(log_name, log_keys_sql) : uow.prepare(jobs_name, jobs_keys_sql);
-  for (const auto& row :
-       uow.tx().exec_prepared(name, std::string(queue), log_sql::text_array({keys.begin(), keys.end()})))
+  for (const auto& row : uow.tx().exec_prepared(name, std::string(queue), storage::text_array_literal(keys)))
     found.insert(row[0].as<std::string>());
   return found;
 }

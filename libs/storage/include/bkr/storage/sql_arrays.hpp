@@ -1,0 +1,12 @@
+// Array literals for array parameters of parameterized statements (values never enter the SQL text).
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace bkr::storage {
+
+/// A Postgres array literal for a text[] parameter: every element quoted, `"` and `\` escaped.
+std::string text_array_literal(std::span<const std::string> values);
+
+}  // namespace bkr::storage
