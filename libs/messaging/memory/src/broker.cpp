@@ -292,6 +292,25 @@ std::vector<queue_stats> broker::stats() {
   return out;
 }
 
+std::vector<waiting_message> broker::peek(std::string_view queue, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<const stored*> waiting;
+  for (const auto& [id, s] : messages_)
+    if (s.m.queue == queue)
+      waiting.push_back(&s);
+  std::sort(waiting.begin(), waiting.end(), [](const stored* a, const stored* b) { return a->seq < b->seq; });
+  std::vector<waiting_message> out;
+  for (const auto* s : waiting) {
+    if (out.size() == limit)
+      break;
+    waiting_message w{s->m.queue,   s->m.message, s->enqueued_at, s->run_at, s->run_at > s->enqueued_at,
+                      s->last_error};
+    w.message.attempt = s->attempt;
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 std::vector<dead_letter> broker::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<dead_letter> out;

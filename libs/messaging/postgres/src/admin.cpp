@@ -125,6 +125,22 @@ queue_stats admin::stats_of(std::string_view queue) {
   return s;
 }
 
+std::vector<waiting_message> admin::peek(std::string_view queue, std::size_t limit) {
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  const std::string sql =
+      std::string(
+          "SELECT m.attempt, (extract(epoch from m.enqueued_at) * 1000)::bigint, "
+          "(extract(epoch from m.run_at) * 1000)::bigint, m.run_at > m.enqueued_at, "
+          "coalesce(m.last_error, ''), ") +
+      detail::envelope_columns +
+      " FROM mq.messages m WHERE m.queue = $1 ORDER BY m.enqueued_at, m.message_id LIMIT $2";
+  std::vector<waiting_message> out;
+  for (const auto& row : tx.exec_params(sql, std::string(queue), static_cast<long long>(limit)))
+    out.push_back(detail::waiting_from_row(row, std::string(queue)));
+  return out;
+}
+
 std::vector<dead_letter> admin::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {
   auto lease = pool_.acquire();
   pqxx::read_transaction tx(lease.conn());

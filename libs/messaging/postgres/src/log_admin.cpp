@@ -75,6 +75,30 @@ ON CONFLICT (queue, part) DO UPDATE SET tx = excluded.tx, seq = excluded.seq, mo
 WHERE (c.tx, c.seq) < (excluded.tx, excluded.seq)
 )sql";
 
+// Messages not consumed yet: per partition the log rows after its cursor, and the delay lane.
+constexpr const char* peek_sql = R"sql(
+WITH p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
+        AS part),
+l AS (
+  SELECT m.message_id, m.type, m.schema_version, m.key, m.occurred_at, m.trace_id, m.producer, m.payload,
+         0 AS attempts, m.enqueued_at, m.enqueued_at AS run_at, false AS delayed, '' AS last_error, m.tx, m.seq
+  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part
+  JOIN LATERAL (SELECT * FROM mq.log m WHERE m.queue = $1 AND m.part = p.part
+                  AND (m.tx, m.seq) > (coalesce(c.tx, '0'::xid8), coalesce(c.seq, 0))
+                ORDER BY m.tx, m.seq LIMIT $2) m ON true),
+d AS (
+  SELECT message_id, type, schema_version, key, occurred_at, trace_id, producer, payload, attempts,
+         first_seen, run_at, true, last_error, NULL::xid8, id
+  FROM mq.delayed WHERE queue = $1 ORDER BY id LIMIT $2)
+SELECT )sql"
+                                 "m.attempts, (extract(epoch from m.enqueued_at) * 1000)::bigint, "
+                                 "(extract(epoch from m.run_at) * 1000)::bigint,"
+                                 " m.delayed, m.last_error, "
+                                 R"sql(%s FROM (SELECT * FROM l UNION ALL SELECT * FROM d) m
+ORDER BY m.enqueued_at, m.delayed, m.tx, m.seq LIMIT $2
+)sql";
+
 std::size_t sum_column(const pqxx::result& r, int col) {
   std::size_t n = 0;
   for (const auto& row : r)
@@ -114,6 +138,22 @@ queue_stats log_admin::stats_of(std::string_view queue) {
   auto lease = pool_.acquire();
   pqxx::read_transaction tx(lease.conn());
   return stats_in(tx, std::string(queue));
+}
+
+std::vector<waiting_message> log_admin::peek(std::string_view queue, std::size_t limit) {
+  if (!is_valid_queue_name(queue))
+    return {};
+  static const std::string sql = [] {
+    std::string text = peek_sql;
+    text.replace(text.find("%s"), 2, detail::envelope_columns);
+    return text;
+  }();
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  std::vector<waiting_message> out;
+  for (const auto& row : tx.exec_params(sql, std::string(queue), static_cast<long long>(limit)))
+    out.push_back(detail::waiting_from_row(row, std::string(queue)));
+  return out;
 }
 
 std::vector<dead_letter> log_admin::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {

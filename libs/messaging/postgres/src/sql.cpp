@@ -105,4 +105,17 @@ envelope envelope_from_row(const pqxx::row& row, int first, std::string* payload
   return e;
 }
 
+waiting_message waiting_from_row(const pqxx::row& row, std::string queue) {
+  waiting_message w;
+  w.queue = std::move(queue);
+  std::string unreadable;
+  w.message = envelope_from_row(row, 5, &unreadable);
+  w.message.attempt = row[0].as<int>();
+  w.enqueued_at = epoch_ms(row[1]);
+  w.run_at = epoch_ms(row[2]);
+  w.delayed = row[3].as<bool>();
+  w.last_error = row[4].as<std::string>();
+  return w;
+}
+
 }  // namespace bkr::messaging::postgres::detail

@@ -39,6 +39,9 @@ void validate_outgoing(const outgoing_message& m);
 /// publishers take key locks in one order (no deadlock). Throws std::invalid_argument on a bad message.
 std::string publish_rows(std::span<const outgoing_message> messages);
 
+/// A peek row: attempts, enqueued_at and run_at (epoch ms), delayed, last_error, then the envelope columns.
+waiting_message waiting_from_row(const pqxx::row& row, std::string queue);
+
 /// Timestamp column as epoch milliseconds (avoids any dependence on the session's TimeZone).
 timestamp epoch_ms(const pqxx::field& f);
 

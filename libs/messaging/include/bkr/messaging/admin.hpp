@@ -1,4 +1,5 @@
-// The admin port: per-queue statistics, dead letters (list, show, redrive, purge), purge, pause/resume.
+// The admin port: per-queue statistics, the messages waiting, dead letters (list, show, redrive, purge),
+// purge, pause/resume.
 #pragma once
 
 #include "bkr/common/clock.hpp"
@@ -42,12 +43,26 @@ struct dead_letter {
   timestamp last_seen{};   ///< when it was dead-lettered
 };
 
+/// A message of a queue that has not been consumed yet (peek): waiting on the queue, or in its delay lane.
+struct waiting_message {
+  std::string queue;
+  envelope message;  ///< message.attempt: attempts spent so far
+  timestamp enqueued_at{};
+  timestamp run_at{};  ///< when it may run (its enqueue time when it could run at once)
+  bool delayed =
+      false;  ///< off the queue until run_at: a delayed publish, a retry, a postponement, a redrive
+  std::string last_error;
+};
+
 /// Operator actions on the queues. Implementations are thread-safe.
 class admin {
  public:
   virtual ~admin() = default;
   /// Every queue that has messages, dead letters, counters or a pause flag, by name.
   virtual std::vector<queue_stats> stats() = 0;
+  /// Up to `limit` messages of `queue` not consumed yet (ready, held back, delayed; in hand of a consumer
+  /// until it settles), in the order they were enqueued. Dead letters are not included.
+  virtual std::vector<waiting_message> peek(std::string_view queue, std::size_t limit) = 0;
   virtual std::vector<dead_letter> list_dead_letters(std::optional<std::string> queue, std::size_t limit) = 0;
   virtual result<dead_letter> show_dead_letter(std::string_view message_id) = 0;
   /// Moves the dead letter back to its queue, ready now, with a fresh attempt count.

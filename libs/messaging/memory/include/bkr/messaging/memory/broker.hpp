@@ -49,6 +49,7 @@ class broker final : public admin {
 
   // admin
   std::vector<queue_stats> stats() override;
+  std::vector<waiting_message> peek(std::string_view queue, std::size_t limit) override;
   std::vector<dead_letter> list_dead_letters(std::optional<std::string> queue, std::size_t limit) override;
   result<dead_letter> show_dead_letter(std::string_view message_id) override;
   result<void> redrive(std::string_view message_id) override;

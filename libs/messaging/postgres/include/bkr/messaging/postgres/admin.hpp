@@ -12,6 +12,7 @@ class admin final : public messaging::admin {
   explicit admin(bkr::storage::connection_pool& pool) : pool_(pool) {}
 
   std::vector<queue_stats> stats() override;
+  std::vector<waiting_message> peek(std::string_view queue, std::size_t limit) override;
   /// The statistics of one queue, read through its indexes (stats() scans every queue's messages): cheap
   /// enough for a worker's periodic gauges even with a deep backlog.
   queue_stats stats_of(std::string_view queue);

@@ -107,6 +107,7 @@ class log_admin final : public messaging::admin {
   explicit log_admin(bkr::storage::connection_pool& pool) : pool_(pool) {}
 
   std::vector<queue_stats> stats() override;
+  std::vector<waiting_message> peek(std::string_view queue, std::size_t limit) override;
   queue_stats stats_of(std::string_view queue);
   std::vector<dead_letter> list_dead_letters(std::optional<std::string> queue, std::size_t limit) override;
   result<dead_letter> show_dead_letter(std::string_view message_id) override;
