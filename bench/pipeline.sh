@@ -12,7 +12,7 @@
 # machine was while the load ran. Then checks that every request reached Succeeded through each transition
 # once and that no message is left, prints peak RSS per process and a last line RESULT ...
 #   bench/pipeline.sh
-# env: BKR_BENCH_MODEL (jobs or log: the hand-off model, BKR_MESSAGING_MODEL of every process; default jobs),
+# env: BKR_BENCH_MODEL (log or jobs: the hand-off model, BKR_MESSAGING_MODEL of every process; default log),
 #      BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
 #      the length of each phase), BKR_BENCH_CONNECTIONS (64), BKR_BENCH_WRK_THREADS (2). pg_stat_statements
 #      is loaded (BKR_BENCH_PG_STATS=1 unless set to 0; statements per request need it).
@@ -22,8 +22,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/bench-pg.sh"
 
 duration=${BKR_BENCH_DURATION:-20s}
-model=${BKR_BENCH_MODEL:-jobs}
-case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be jobs or log, not '$model'" >&2; exit 2 ;; esac
+model=${BKR_BENCH_MODEL:-log}
+case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be log or jobs, not '$model'" >&2; exit 2 ;; esac
 export BKR_MESSAGING_MODEL=$model
 export BKR_BENCH_PG_STATS=${BKR_BENCH_PG_STATS:-1}
 connections=${BKR_BENCH_CONNECTIONS:-64}

@@ -10,8 +10,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 build=${BKR_BENCH_BUILD_DIR:-$root/build/bench}
 n=${BKR_BENCH_N:-200000}
-model=${BKR_BENCH_MODEL:-jobs}
-case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be jobs or log, not '$model'" >&2; exit 2 ;; esac
+model=${BKR_BENCH_MODEL:-log}
+case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be log or jobs, not '$model'" >&2; exit 2 ;; esac
 export BKR_MQ_MODEL=$model
 pgbench_seconds=${BKR_BENCH_SECONDS:-10}
 

@@ -83,10 +83,10 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .min = 1,
        .max = 64},
       {.name = "messaging.model",
-       .default_value = "jobs",
-       .help = "hand-off model of the queues: jobs (job table with leases) or log (append-only log with "
-               "committed cursors); every process of a pipeline must use the same",
-       .one_of = {"jobs", "log"}},
+       .default_value = "log",
+       .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
+               "former job table with leases); every process of a pipeline must use the same",
+       .one_of = {"log", "jobs"}},
       {.name = "consumer.synchronous_commit",
        .type = value_type::boolean,
        .default_value = "false",

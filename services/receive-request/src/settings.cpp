@@ -96,10 +96,10 @@ const std::vector<config::key>& config_keys() {
          .min = 0,
          .max = 65535},
         {.name = "messaging.model",
-         .default_value = "jobs",
-         .help = "hand-off model of the queues: jobs (job table with leases) or log (append-only log with "
-                 "committed cursors); every process of a pipeline must use the same",
-         .one_of = {"jobs", "log"}},
+         .default_value = "log",
+         .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
+                 "former job table with leases); every process of a pipeline must use the same",
+         .one_of = {"log", "jobs"}},
         {.name = "log.level",
          .default_value = "info",
          .help = "trace, debug, info, warn, error, critical or off",

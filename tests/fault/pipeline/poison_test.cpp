@@ -125,19 +125,23 @@ std::vector<poison> make_wave() {
   return wave;
 }
 
-/// Inserts the wave the way a producer's publish does (same columns, NOTIFY in the same transaction).
+/// Appends the wave to the log the way a producer's publish does (same columns and partition, then the
+/// doorbell), bypassing the publisher's JSON encoding so that unreadable payloads get in.
 void inject(const std::string& conninfo, const std::vector<poison>& wave) {
   pqxx::connection c(conninfo);
   pqxx::work tx(c);
   for (const auto& p : wave) {
     tx.exec_params(
-        "INSERT INTO mq.messages (message_id, queue, type, schema_version, key, occurred_at, trace_id, "
-        "producer, "
-        "payload) VALUES ($1::uuid, $2, $3, $4, $5, now(), $6, 'fault-poison', $7::json)",
+        "INSERT INTO mq.log (queue, part, message_id, type, schema_version, key, occurred_at, trace_id, "
+        "producer, payload) VALUES ($2, mod(hashtext($5)::bigint + 2147483648, coalesce((SELECT partitions "
+        "FROM mq.log_queues WHERE queue = $2), 1))::smallint, $1::uuid, $3, $4, $5, now(), $6, "
+        "'fault-poison', $7::json)",
         p.message_id, p.queue, p.type, p.schema_version, p.key, "poison-" + p.message_id, p.payload);
-    tx.exec_params("SELECT pg_notify('bkr_mq', $1)", p.queue);
   }
   tx.commit();
+  pqxx::nontransaction ring(c);
+  for (const auto& p : wave)
+    ring.exec_params("SELECT pg_notify('bkr_mq', $1)", p.queue);
 }
 
 }  // namespace
@@ -161,11 +165,12 @@ TEST_CASE("poison: malformed messages on every consumed queue are dead-lettered 
   {
     pqxx::connection c(db.conninfo());
     pqxx::work tx(c);
-    CHECK_THROWS_AS(tx.exec_params("INSERT INTO mq.messages (message_id, queue, type, schema_version, key, "
-                                   "occurred_at, payload) VALUES ($1::uuid, $2, $3, 1, $4, now(), $5::json)",
-                                   random_uuid(), "backup-request.received", "BackupRequestReceived", "k",
-                                   R"({"backupRequestId": )"),
-                    pqxx::data_exception);
+    CHECK_THROWS_AS(
+        tx.exec_params("INSERT INTO mq.log (queue, part, message_id, type, schema_version, key, "
+                       "occurred_at, payload) VALUES ($2, 0, $1::uuid, $3, 1, $4, now(), $5::json)",
+                       random_uuid(), "backup-request.received", "BackupRequestReceived", "k",
+                       R"({"backupRequestId": )"),
+        pqxx::data_exception);
   }
   for (const auto* route : {"/api/backup-requests", "/api/store-status-replies"}) {
     INFO(route);

@@ -2,8 +2,6 @@
 #include "app_fixture.hpp"
 
 #include "bkr/common/ids.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <catch2/catch.hpp>
@@ -37,7 +35,7 @@ app_fixture::~app_fixture() {
 
 void app_fixture::publish(std::vector<messaging::outgoing_message> messages) {
   storage::unit_of_work uow(pool_);
-  messaging::postgres::publisher(uow).publish_many(std::move(messages));
+  messaging::postgres::log_publisher(uow).publish_many(std::move(messages));
   uow.commit();
 }
 
@@ -55,10 +53,15 @@ messaging::consumer_options app_fixture::consumer_options(const std::string& que
   return o;
 }
 
+std::unique_ptr<messaging::consumer> app_fixture::new_consumer(messaging::consumer_options o,
+                                                               messaging::handler& h) {
+  return std::make_unique<messaging::postgres::log_consumer>(pool_, db_.conninfo(), std::move(o), h);
+}
+
 std::unique_ptr<messaging::consumer> app_fixture::start_consumer(const std::string& queue,
                                                                  messaging::handler& h, int max_attempts) {
-  auto c = std::make_unique<messaging::postgres::consumer>(pool_, consumer_options(queue, max_attempts), h,
-                                                           &notifier_);
+  auto c = std::make_unique<messaging::postgres::log_consumer>(
+      pool_, db_.conninfo(), consumer_options(queue, max_attempts), h, &notifier_);
   c->start();
   return c;
 }
@@ -72,30 +75,11 @@ bool app_fixture::consume_until(const std::string& queue, messaging::handler& h,
 }
 
 std::vector<queued_message> app_fixture::queued(const std::string& queue) {
-  storage::unit_of_work uow(pool_);
-  const auto rows = uow.tx().exec_params(
-      "SELECT message_id::text, type, schema_version, key, (extract(epoch FROM occurred_at) * 1000)::bigint,"
-      " trace_id, producer, payload::text, dedup_key, attempt, coalesce(last_error, '')"
-      " FROM mq.messages WHERE queue = $1 ORDER BY enqueued_at, message_id",
-      queue);
   std::vector<queued_message> out;
-  for (const auto& row : rows) {
-    queued_message q;
-    q.message.message_id = row[0].as<std::string>();
-    q.message.type = row[1].as<std::string>();
-    q.message.schema_version = row[2].as<int>();
-    q.message.key = row[3].as<std::string>();
-    q.message.occurred_at = timestamp{std::chrono::milliseconds{row[4].as<long long>()}};
-    q.message.trace_id = row[5].as<std::string>();
-    q.message.producer = row[6].as<std::string>();
-    q.message.payload = nlohmann::json::parse(row[7].as<std::string>());
-    if (!row[8].is_null())
-      q.dedup_key = row[8].as<std::string>();
-    q.attempt = row[9].as<int>();
-    q.last_error = row[10].as<std::string>();
-    out.push_back(std::move(q));
+  for (auto& w : admin_.peek(queue, 10000)) {
+    const int attempt = w.message.attempt;
+    out.push_back({std::move(w.message), attempt, std::move(w.last_error)});
   }
-  uow.commit();
   return out;
 }
 

@@ -11,7 +11,7 @@
 #include "bkr/domain/types.hpp"
 #include "bkr/messaging/admin.hpp"
 #include "bkr/messaging/consumer.hpp"
-#include "bkr/messaging/postgres/admin.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "bkr/storage/backup_job_repository.hpp"
 #include "bkr/storage/backup_repository.hpp"
@@ -35,10 +35,9 @@ using namespace std::chrono_literals;
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns its last value.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);
 
-/// A message as it sits on a queue (mq.messages), with its de-duplication key and attempt count.
+/// A message waiting on a queue (admin peek), with the attempts spent on it.
 struct queued_message {
   messaging::envelope message;
-  std::optional<std::string> dedup_key;
   int attempt = 0;
   std::string last_error;
 };
@@ -65,14 +64,16 @@ class app_fixture {
 
   /// Test consumer settings: short lease, fast polling, fast retries with `max_attempts`.
   messaging::consumer_options consumer_options(const std::string& queue, int max_attempts = 10) const;
-  /// A started Postgres consumer of `queue` running `h` (woken by the fixture's notifier).
+  /// A consumer with options `o` running `h`, not started and not woken by notifications (polling only).
+  std::unique_ptr<messaging::consumer> new_consumer(messaging::consumer_options o, messaging::handler& h);
+  /// A started consumer of `queue` (the log model) running `h` (woken by the fixture's notifier).
   std::unique_ptr<messaging::consumer> start_consumer(const std::string& queue, messaging::handler& h,
                                                       int max_attempts = 10);
   /// Runs a consumer of `queue` with `h` until `done()` holds (or 10 s), stops it; returns done().
   bool consume_until(const std::string& queue, messaging::handler& h, const std::function<bool()>& done,
                      int max_attempts = 10);
 
-  /// Messages waiting (ready, delayed or leased) on `queue`, oldest first.
+  /// Messages not consumed yet on `queue` (ready, delayed or in hand), oldest first.
   std::vector<queued_message> queued(const std::string& queue);
   std::vector<messaging::dead_letter> dead_letters(const std::string& queue);
   /// Ready + leased + delayed on `queue` (0 when it is empty).
@@ -90,7 +91,7 @@ class app_fixture {
  private:
   pg_test_database db_;
   storage::connection_pool pool_;
-  messaging::postgres::admin admin_;
+  messaging::postgres::log_admin admin_;
   messaging::postgres::notifier notifier_;
   bkr::system_clock clock_;
 };

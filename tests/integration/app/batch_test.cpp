@@ -9,8 +9,7 @@
 #include "bkr/app/receive_status.hpp"
 #include "bkr/app/send_to_interface.hpp"
 #include "bkr/common/ids.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <catch2/catch.hpp>
@@ -34,7 +33,7 @@ batch_results run_batch(app_fixture& f, app::stage& stage,
   for (const auto& m : in)
     messages.push_back(m.message);
   storage::unit_of_work uow(f.pool());
-  messaging::postgres::publisher out(uow);
+  messaging::postgres::log_publisher out(uow);
   auto r = stage.handle_batch(uow, out, messages);
   uow.commit();
   return r;
@@ -329,11 +328,11 @@ TEST_CASE("a settlement waits for the WAL flush only when its consumer asks for 
     recording handler;
     auto options = f.consumer_options(queue);
     options.synchronous_commit = synchronous;
-    messaging::postgres::consumer c(f.pool(), options, handler, nullptr);
-    c.start();
+    auto c = f.new_consumer(options, handler);
+    c->start();
     f.publish(message_for(domain::received_message, queue, new_uuid_v7(), {{"n", 1}}));
     const bool done = eventually([&] { return f.depth(queue) == 0; });
-    c.stop(5s);
+    c->stop(5s);
     REQUIRE(done);
     CHECK(handler.values() == std::vector<std::string>{synchronous ? "on" : "off"});
   }

@@ -4,7 +4,6 @@
 #include "bkr/app/circuit_breaker.hpp"
 #include "bkr/app/create_request.hpp"
 #include "bkr/common/ids.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,7 +22,7 @@ TEST_CASE("while the circuit is open the worker claims nothing and it resumes wh
   app::gated_consumer gate(
       [&] {
         ++made;
-        return std::make_unique<messaging::postgres::consumer>(f.pool(), f.consumer_options(queue), handler);
+        return f.new_consumer(f.consumer_options(queue), handler);
       },
       [&] { return breaker.may_claim(); }, app::claim_gate_options{std::chrono::milliseconds{10}, 2s});
   breaker.on_state_change([&](app::breaker_state) { gate.poke(); });

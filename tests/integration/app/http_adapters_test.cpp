@@ -10,7 +10,6 @@
 #include "bkr/domain/json.hpp"
 #include "bkr/http/router.hpp"
 #include "bkr/http/server.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -173,12 +172,9 @@ TEST_CASE("an open circuit stops claims without burning attempts and consumption
   app::http_backup_interface interface(options_for(remote), breaker, quiet);
   app::send_to_interface stage(f.pool(), f.requests, interface, f.clock());
   app::stage_handler handler(stage);
-  app::gated_consumer gate(
-      [&] {
-        return std::make_unique<messaging::postgres::consumer>(
-            f.pool(), f.consumer_options(allowed_queue, 50), handler);
-      },
-      [&] { return breaker.may_claim(); }, app::claim_gate_options{std::chrono::milliseconds{10}, 2s});
+  app::gated_consumer gate([&] { return f.new_consumer(f.consumer_options(allowed_queue, 50), handler); },
+                           [&] { return breaker.may_claim(); },
+                           app::claim_gate_options{std::chrono::milliseconds{10}, 2s});
   breaker.on_state_change([&](app::breaker_state) { gate.poke(); });
 
   std::vector<std::string> ids;

@@ -53,7 +53,6 @@ TEST_CASE("an allowed request is marked Sent and its store request is queued for
   CHECK(out[0].message.key == id);
   CHECK(out[0].message.trace_id == "trace-9");
   CHECK(out[0].message.producer == "bkr-send-to-interface");
-  CHECK(out[0].dedup_key == "StoreRequest:" + id);
   CHECK(out[0].message.payload == nlohmann::json(domain::make_store_request(stored).value()));
   CHECK(out[0].message.payload["backupProviderCode"] == "CloudB");
   CHECK(out[0].message.payload["storagePathName"] == job.storage_path_name);

@@ -4,7 +4,7 @@
 #include "bkr/common/clock.hpp"
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/messages.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <catch2/catch.hpp>
@@ -118,45 +118,22 @@ int child_process::wait_exit(std::chrono::milliseconds timeout) {
 // ---- queues ----
 
 std::vector<mq_row> mq_messages(storage::connection_pool& pool, const std::string& queue) {
-  auto lease = pool.acquire();
-  pqxx::nontransaction tx(lease.conn());
-  const auto rows = tx.exec_params(
-      "SELECT message_id::text, type, schema_version, key, trace_id, producer, payload::text, "
-      "coalesce(dedup_key, ''), (extract(epoch FROM run_at - enqueued_at) * 1000)::bigint, "
-      "leased_until IS NOT NULL "
-      "FROM mq.messages WHERE queue = $1 ORDER BY enqueued_at, message_id",
-      queue);
   std::vector<mq_row> out;
-  for (const auto& r : rows) {
-    mq_row m;
-    m.message.message_id = r[0].as<std::string>();
-    m.message.type = r[1].as<std::string>();
-    m.message.schema_version = r[2].as<int>();
-    m.message.key = r[3].as<std::string>();
-    m.message.trace_id = r[4].as<std::string>();
-    m.message.producer = r[5].as<std::string>();
-    m.message.payload = nlohmann::json::parse(r[6].as<std::string>());
-    m.dedup_key = r[7].as<std::string>();
-    m.delay = std::chrono::milliseconds{r[8].as<long long>()};
-    m.leased = r[9].as<bool>();
-    out.push_back(std::move(m));
-  }
+  for (auto& w : messaging::postgres::log_admin(pool).peek(queue, 100000))
+    out.push_back({std::move(w.message),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(w.run_at - w.enqueued_at)});
   return out;
 }
 
 std::size_t mq_count(storage::connection_pool& pool, const std::string& queue) {
-  auto lease = pool.acquire();
-  pqxx::nontransaction tx(lease.conn());
-  return tx.exec_params1("SELECT count(*) FROM mq.messages WHERE queue = $1", queue)[0].as<std::size_t>();
+  return mq_messages(pool, queue).size();
 }
 
 std::vector<std::pair<std::string, std::string>> mq_dead_letters(storage::connection_pool& pool,
                                                                  const std::string& queue) {
-  auto lease = pool.acquire();
-  pqxx::nontransaction tx(lease.conn());
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& r : tx.exec_params("SELECT key, reason FROM mq.dead_letters WHERE queue = $1", queue))
-    out.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
+  for (const auto& d : messaging::postgres::log_admin(pool).list_dead_letters(queue, 100000))
+    out.emplace_back(d.message.key, d.reason);
   return out;
 }
 
@@ -184,7 +161,7 @@ void publish_store_requests(storage::connection_pool& pool,
     messages.push_back({domain::store_request_queue(r.backup_provider_code), std::move(e), std::move(dedup)});
   }
   storage::unit_of_work uow(pool);
-  messaging::postgres::publisher(uow).publish_many(std::move(messages));
+  messaging::postgres::log_publisher(uow).publish_many(std::move(messages));
   uow.commit();
 }
 

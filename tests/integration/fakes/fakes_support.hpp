@@ -50,17 +50,15 @@ class child_process {
   pid_t pid_ = -1;
 };
 
-/// A message as it sits in mq.messages.
+/// A message not consumed yet (admin peek).
 struct mq_row {
   messaging::envelope message;
-  std::string dedup_key;
   std::chrono::milliseconds delay{0};  ///< run_at - enqueued_at
-  bool leased = false;
 };
 
-/// Every message of `queue` (ready, delayed or leased), oldest first.
+/// Every message of `queue` not consumed yet (ready or delayed), oldest first.
 std::vector<mq_row> mq_messages(storage::connection_pool& pool, const std::string& queue);
-/// How many messages `queue` holds (ready, delayed or leased).
+/// How many messages of `queue` are not consumed yet (ready or delayed).
 std::size_t mq_count(storage::connection_pool& pool, const std::string& queue);
 /// Dead letters of `queue`: {key, reason}.
 std::vector<std::pair<std::string, std::string>> mq_dead_letters(storage::connection_pool& pool,

@@ -9,6 +9,7 @@
 
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/messages.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/backup_request_repository.hpp"
 #include "bkr/storage/connection_pool.hpp"
 #include "bkr/storage/unit_of_work.hpp"
@@ -280,7 +281,7 @@ TEST_CASE("GET shows a request to its owner and to admins, and to nobody else", 
 
   CHECK(f.get(admin_client, id).status == 200);
 
-  // CreateRequest stores it and retires the message in one transaction: now the row answers.
+  // CreateRequest stores it and consumes the message: now the row answers.
   {
     bkr::storage::connection_pool pool({.conninfo = f.db.conninfo(), .size = 1});
     bkr::storage::unit_of_work uow(pool);
@@ -295,8 +296,12 @@ TEST_CASE("GET shows a request to its owner and to admins, and to nobody else", 
                                            id,
                                            std::nullopt};
     REQUIRE(bkr::storage::backup_request_repository().insert(uow, request, first));
-    uow.tx().exec_params("DELETE FROM mq.messages WHERE message_id = $1::uuid", id);
     uow.commit();
+  }
+  {
+    bkr::storage::connection_pool pool({.conninfo = f.db.conninfo(), .size = 1});
+    REQUIRE(bkr::messaging::postgres::log_admin(pool).purge_queue(
+                std::string(bkr::domain::accepted_message.queue)) == 1);
   }
   const auto stored = f.get(client_a, id);
   REQUIRE(stored.status == 200);

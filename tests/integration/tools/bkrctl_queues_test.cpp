@@ -4,9 +4,7 @@
 #include "process.hpp"
 
 #include "bkr/messaging/handler.hpp"
-#include "bkr/messaging/postgres/admin.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/connection_pool.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
@@ -26,7 +24,7 @@ const std::string queue = "test.bkrctl";
 
 void publish(bkr::storage::connection_pool& pool, int n) {
   bkr::storage::unit_of_work uow(pool);
-  mq::postgres::publisher pub(uow);
+  mq::postgres::log_publisher pub(uow);
   const bkr::system_clock clock;
   for (int i = 0; i < n; ++i) {
     auto e =
@@ -96,7 +94,7 @@ TEST_CASE("bkrctl dead-letters: list, show, redrive and purge") {
   opts.poll_min = std::chrono::milliseconds{5};
   opts.poll_max = std::chrono::milliseconds{50};
   {
-    mq::postgres::consumer c(pool, opts, reject_all);
+    mq::postgres::log_consumer c(pool, db.conninfo(), opts, reject_all);
     c.start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
     while (stats_of(db.conninfo())["dead"] != 2) {

@@ -250,12 +250,9 @@ TEST_CASE("recover re-publishes a request stalled in Received, once, and validat
   CHECK(report["leader"] == true);
   CHECK(report["received"] == 1);
   {
-    pqxx::connection conn(db.conninfo());
-    pqxx::work tx(conn);
-    CHECK(
-        tx.exec_params1(
-              "SELECT count(*) FROM mq.messages WHERE queue = 'backup-request.received' AND key = $1", id)[0]
-            .as<int>() == 1);
+    const auto waiting = bkr::messaging::postgres::log_admin(pool).peek("backup-request.received", 10);
+    REQUIRE(waiting.size() == 1);
+    CHECK(waiting[0].message.key == id);
   }
   // The message is still pending, so a second run leaves it alone.
   auto second =
@@ -269,7 +266,9 @@ TEST_CASE("recover re-publishes a request stalled in Received, once, and validat
   CHECK_THAT(bad.err, Catch::Contains("--limit must be an integer between 1 and 100000"));
 }
 
-TEST_CASE("on the log model, status finds an Accepted request, queues stats counts it and partitions grow") {
+TEST_CASE(
+    "on the log model (the default), status finds an Accepted request, queues stats counts it and partitions "
+    "grow") {
   pg_test_database db;
   bkr::storage::connection_pool pool({.conninfo = db.conninfo(), .size = 1});
   const std::map<std::string, std::optional<std::string>> env{{"BKR_DATABASE_URL", db.conninfo()},
@@ -290,7 +289,9 @@ TEST_CASE("on the log model, status finds an Accepted request, queues stats coun
   REQUIRE(status.exit_code == 0);
   CHECK_THAT(status.out, Catch::Contains(id + ": Accepted"));
   // The job-table model does not see a message of the log.
-  auto other = run_process({bkrctl(), "status", id}, {{"BKR_DATABASE_URL", db.conninfo()}});
+  const std::map<std::string, std::optional<std::string>> jobs_env{{"BKR_DATABASE_URL", db.conninfo()},
+                                                                   {"BKR_MESSAGING_MODEL", "jobs"}};
+  auto other = run_process({bkrctl(), "status", id}, jobs_env);
   CHECK(other.exit_code == 1);
 
   auto stats = run_process({bkrctl(), "queues", "stats", "--json"}, env);
@@ -311,13 +312,12 @@ TEST_CASE("on the log model, status finds an Accepted request, queues stats coun
   auto word = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "four"}, env);
   CHECK(word.exit_code == 2);
   CHECK_THAT(word.err, Catch::Contains("N must be a whole number"));
-  auto jobs = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "4"},
-                          {{"BKR_DATABASE_URL", db.conninfo()}});
+  auto jobs = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "4"}, jobs_env);
   CHECK(jobs.exit_code == 2);
   CHECK_THAT(jobs.err, Catch::Contains("log model only"));
 
   auto bad = run_process({bkrctl(), "queues", "stats"},
                          {{"BKR_DATABASE_URL", db.conninfo()}, {"BKR_MESSAGING_MODEL", "kafka"}});
   CHECK(bad.exit_code == 2);
-  CHECK_THAT(bad.err, Catch::Contains("BKR_MESSAGING_MODEL must be jobs or log, not 'kafka'"));
+  CHECK_THAT(bad.err, Catch::Contains("BKR_MESSAGING_MODEL must be log or jobs, not 'kafka'"));
 }

@@ -15,7 +15,7 @@ struct context {
   std::ostream& out;
   std::ostream& err;
   /// BKR_MESSAGING_MODEL: the hand-off model of the pipeline's queues (jobs or log).
-  messaging::postgres::model model = messaging::postgres::model::jobs;
+  messaging::postgres::model model = messaging::postgres::model::log;
 };
 
 /// `args` excludes the program name and the subcommand name.

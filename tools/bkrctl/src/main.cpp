@@ -39,9 +39,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   const char* url = std::getenv("BKR_DATABASE_URL");
   const char* model_text = std::getenv("BKR_MESSAGING_MODEL");
-  const auto model = bkr::messaging::postgres::parse_model(model_text ? model_text : "jobs");
+  const auto model = bkr::messaging::postgres::parse_model(model_text ? model_text : "log");
   if (!model) {
-    std::cerr << "bkrctl: BKR_MESSAGING_MODEL must be jobs or log, not '" << model_text << "'\n";
+    std::cerr << "bkrctl: BKR_MESSAGING_MODEL must be log or jobs, not '" << model_text << "'\n";
     return 2;
   }
   const bkr::bkrctl::context ctx{url ? url : "", std::cout, std::cerr, *model};

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -151,7 +152,14 @@ boost::asio::awaitable<http::response> post_store_request(service::state* s, htt
   const std::size_t inserted = co_await run_blocking(s->blocking->get_executor(), [s, &message] {
     return storage::with_database_errors([&] {
       storage::unit_of_work uow(*s->pool);
-      if (s->cfg.model == messaging::postgres::model::log) {  // the log does not de-duplicate
+      if (s->cfg.model == messaging::postgres::model::log) {
+        // The log does not de-duplicate: a repeat is recognised while the first one still waits (the
+        // transaction lock on the id orders concurrent repeats); after that ReceiveStatus ignores a second
+        // reply of the same request.
+        const std::array keys{message.message.key};
+        uow.tx().exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", keys[0]);
+        if (!messaging::postgres::pending_keys(s->cfg.model, uow, message.queue, keys).empty())
+          return std::size_t{0};
         messaging::postgres::log_publisher out(uow);
         out.publish(std::move(message));
         uow.commit();

@@ -175,10 +175,10 @@ const std::vector<config::key>& config_keys() {
        .min = 1,
        .max = hour_ms},
       {.name = "messaging.model",
-       .default_value = "jobs",
-       .help = "hand-off model of the queues: jobs (job table with leases) or log (append-only log with "
-               "committed cursors); the pipeline's processes must use the same",
-       .one_of = {"jobs", "log"}},
+       .default_value = "log",
+       .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
+               "former job table with leases); the pipeline's processes must use the same",
+       .one_of = {"log", "jobs"}},
       {.name = "log.level",
        .default_value = "info",
        .help = "log level",

@@ -5,6 +5,9 @@
 #include "bkr/messaging/postgres/log.hpp"
 #include "sql.hpp"
 
+#include <chrono>
+#include <thread>
+
 namespace bkr::messaging::postgres {
 namespace {
 
@@ -98,6 +101,29 @@ SELECT )sql"
                                  R"sql(%s FROM (SELECT * FROM l UNION ALL SELECT * FROM d) m
 ORDER BY m.enqueued_at, m.delayed, m.tx, m.seq LIMIT $2
 )sql";
+
+// The newest transaction id among the committed rows of the queue's partitions (NULL when empty).
+constexpr const char* head_tx_sql = R"sql(
+WITH p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
+        AS part)
+SELECT max(h.tx)::text FROM p CROSS JOIN LATERAL (
+  SELECT m.tx FROM mq.log m WHERE m.queue = $1 AND m.part = p.part ORDER BY m.tx DESC, m.seq DESC LIMIT 1) h
+)sql";
+
+// Waits (at most a few seconds) until the safe watermark has passed every row of `queue` committed so far,
+// so that a purge skips all of them even while a transaction elsewhere in the cluster holds it back.
+void wait_for_watermark(pqxx::connection& conn, const std::string& queue) {
+  pqxx::nontransaction nt(conn);
+  const auto head = nt.exec_params1(head_tx_sql, queue)[0];
+  if (head.is_null())
+    return;
+  const std::string tx = head.as<std::string>();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (!nt.exec_params1("SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8", tx)[0].as<bool>() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+}
 
 std::size_t sum_column(const pqxx::result& r, int col) {
   std::size_t n = 0;
@@ -199,6 +225,7 @@ std::size_t log_admin::purge_queue(std::string_view queue) {
     return 0;
   const std::string q(queue);
   auto lease = pool_.acquire();
+  wait_for_watermark(lease.conn(), q);
   pqxx::work tx(lease.conn());
   // What the cursors skip (the ready rows of the log), then the skip itself: a consumer mid-batch holds its
   // cursor locked, so this waits for that batch, and the rows it settled are not counted twice.

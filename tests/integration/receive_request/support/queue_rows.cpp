@@ -1,31 +1,43 @@
 // Queries on the service's output for assertions.
 #include "queue_rows.hpp"
 
+#include "bkr/messaging/postgres/log.hpp"
+#include "bkr/storage/connection_pool.hpp"
+
 #include <pqxx/pqxx>
+
+#include <algorithm>
+#include <chrono>
 
 namespace bkr::rr_test {
 
 std::vector<queued_message> queued_messages(const std::string& conninfo, const std::string& queue) {
-  pqxx::connection conn(conninfo);
-  pqxx::read_transaction tx(conn);
-  const auto rows = tx.exec_params(
-      "SELECT message_id::text, queue, type, key, trace_id, producer, payload::text FROM mq.messages"
-      " WHERE $1 = '' OR queue = $1 ORDER BY enqueued_at, message_id",
-      queue);
+  storage::connection_pool pool(storage::pool_options{conninfo, 1, std::chrono::seconds{10}});
+  messaging::postgres::log_admin admin(pool);
+  std::vector<std::string> queues;
+  if (queue.empty()) {
+    for (const auto& s : admin.stats())
+      queues.push_back(s.queue);
+  } else {
+    queues.push_back(queue);
+  }
+  std::vector<messaging::waiting_message> waiting;
+  for (const auto& q : queues)
+    for (auto& w : admin.peek(q, 100000))
+      waiting.push_back(std::move(w));
+  std::stable_sort(waiting.begin(), waiting.end(),
+                   [](const auto& a, const auto& b) { return a.enqueued_at < b.enqueued_at; });
   std::vector<queued_message> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) {
-    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                   r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
-                   nlohmann::json::parse(r[6].c_str())});
+  out.reserve(waiting.size());
+  for (auto& w : waiting) {
+    auto& e = w.message;
+    out.push_back({e.message_id, w.queue, e.type, e.key, e.trace_id, e.producer, std::move(e.payload)});
   }
   return out;
 }
 
 std::int64_t message_count(const std::string& conninfo) {
-  pqxx::connection conn(conninfo);
-  pqxx::read_transaction tx(conn);
-  return tx.exec("SELECT count(*) FROM mq.messages")[0][0].as<std::int64_t>();
+  return static_cast<std::int64_t>(queued_messages(conninfo).size());
 }
 
 void execute(const std::string& conninfo, const std::string& sql) {

@@ -1,4 +1,5 @@
-// Reading what the service wrote (messages in mq.messages), and one-off statements for test setup.
+// Reading what the service published (messages not consumed yet, through the messaging admin port), and
+// one-off statements for test setup.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -9,7 +10,7 @@
 
 namespace bkr::rr_test {
 
-/// One row of mq.messages as the tests look at it.
+/// One message waiting on a queue as the tests look at it.
 struct queued_message {
   std::string message_id;
   std::string queue;
@@ -20,10 +21,10 @@ struct queued_message {
   nlohmann::json payload;
 };
 
-/// Every message of `queue` (all queues when empty), oldest first.
+/// Every message not consumed yet of `queue` (of every queue when empty), oldest first.
 std::vector<queued_message> queued_messages(const std::string& conninfo, const std::string& queue = {});
 
-/// Number of rows of mq.messages.
+/// Number of messages not consumed yet, over every queue.
 std::int64_t message_count(const std::string& conninfo);
 
 /// Runs one statement (test setup: drop a table, add a row) on its own connection.

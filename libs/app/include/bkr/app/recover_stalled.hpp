@@ -80,7 +80,7 @@ class postgres_pending_messages final : public pending_messages {
                                 std::span<const std::string> keys) override;
 
  private:
-  messaging::postgres::model model_ = messaging::postgres::model::jobs;
+  messaging::postgres::model model_ = messaging::postgres::model::log;
 };
 
 /// The transaction-level advisory lock that makes one run at a time the leader per database.
@@ -99,7 +99,7 @@ class recover_stalled {
   /// Publishes with the `model` of the pipeline's queues.
   recover_stalled(storage::connection_pool& pool, const storage::backup_request_repository& requests,
                   pending_messages& pending, const bkr::clock& clock, std::string producer,
-                  messaging::postgres::model model = messaging::postgres::model::jobs)
+                  messaging::postgres::model model = messaging::postgres::model::log)
       : pool_(pool),
         requests_(requests),
         pending_(pending),
@@ -122,7 +122,7 @@ class recover_stalled {
 /// `bkrctl recover` calls.
 recovery_report recover_stalled_requests(storage::connection_pool& pool, const recovery_options& options,
                                          std::string producer = "bkrctl",
-                                         messaging::postgres::model model = messaging::postgres::model::jobs);
+                                         messaging::postgres::model model = messaging::postgres::model::log);
 
 /// Runs recover_stalled every `interval` on its own thread (the first run after one interval). Failures are
 /// logged and the next run comes at the next interval. start() once; stop() joins (also in the

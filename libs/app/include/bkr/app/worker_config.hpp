@@ -45,8 +45,8 @@ struct worker_config {
   std::string ops_bind = "127.0.0.1";
   std::uint16_t ops_port = 0;
   std::size_t batch_size = 64;
-  bool synchronous_commit = false;                                      ///< consumer.synchronous_commit
-  messaging::postgres::model model = messaging::postgres::model::jobs;  ///< messaging.model
+  bool synchronous_commit = false;                                     ///< consumer.synchronous_commit
+  messaging::postgres::model model = messaging::postgres::model::log;  ///< messaging.model
   std::chrono::milliseconds lease{5000};
   std::chrono::milliseconds poll_min{20};
   std::chrono::milliseconds poll_max{1000};

@@ -71,7 +71,8 @@ class admin {
   virtual std::size_t redrive_all(std::string_view queue) = 0;
   /// Deletes dead letters of `queue` (all queues when empty); returns how many.
   virtual std::size_t purge_dead_letters(std::optional<std::string> queue) = 0;
-  /// Deletes the ready and delayed messages of `queue` (leased ones are left to their consumers).
+  /// Drops the ready and delayed messages of `queue` committed before the call (those in a consumer's hand
+  /// are left to it). The log backend first waits, up to 5 s, for its safe watermark to pass them.
   virtual std::size_t purge_queue(std::string_view queue) = 0;
   /// A paused queue keeps accepting messages but no consumer claims from it.
   virtual void pause(std::string_view queue) = 0;

@@ -69,7 +69,7 @@ struct commit_outcome {
 std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
                                         std::span<const messaging::outgoing_message> messages,
                                         std::span<const idempotency_record* const> keys,
-                                        messaging::postgres::model model = messaging::postgres::model::jobs);
+                                        messaging::postgres::model model = messaging::postgres::model::log);
 
 /// Collects the messages of concurrent requests and writes them in shared transactions: `writers` threads
 /// each take up to `max_batch` waiting requests, write them with write_batch and one commit, then wake

@@ -27,6 +27,6 @@ struct request_snapshot {
 /// database errors.
 std::optional<request_snapshot> read_backup_request(
     storage::connection_pool& pool, std::string_view backup_request_id,
-    messaging::postgres::model model = messaging::postgres::model::jobs);
+    messaging::postgres::model model = messaging::postgres::model::log);
 
 }  // namespace bkr::receive_request

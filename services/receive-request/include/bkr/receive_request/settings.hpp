@@ -27,7 +27,7 @@ struct group_commit_options {
   std::chrono::milliseconds timeout{2000};
   std::size_t writers = 2;  ///< transactions in flight at once (each on its own thread and connection)
   /// How accepted messages are published (messaging.model).
-  messaging::postgres::model model = messaging::postgres::model::jobs;
+  messaging::postgres::model model = messaging::postgres::model::log;
 };
 
 /// Everything the service needs, validated. Value type.

@@ -36,8 +36,8 @@ inline constexpr std::string_view reply_outbox_queue = "fake-backup-interface.re
 
 /// Everything the fake needs, validated. Value type.
 struct settings {
-  std::string database_url;                                             ///< secret: never logged
-  messaging::postgres::model model = messaging::postgres::model::jobs;  ///< messaging.model
+  std::string database_url;                                            ///< secret: never logged
+  messaging::postgres::model model = messaging::postgres::model::log;  ///< messaging.model
   std::size_t pool_size = 8;
 
   std::vector<domain::provider> providers{domain::provider::local, domain::provider::cloud_a,
