@@ -245,6 +245,54 @@ TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, 
   CHECK(h.admin().redrive(dead[0].message.message_id).has_error());
 }
 
+TEMPLATE_TEST_CASE("peek lists the messages not consumed yet, ready and delayed, in the order enqueued",
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+  TestType h;
+  auto keys = [](const std::vector<bkr::messaging::waiting_message>& waiting) {
+    std::vector<std::string> out;
+    for (const auto& w : waiting)
+      out.push_back(w.message.key);
+    return out;
+  };
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "a")); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "b")); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "later", std::nullopt, 0, 1h)); });
+  auto w = h.admin().peek("c.peek", 10);
+  REQUIRE(keys(w) == std::vector<std::string>{"a", "b", "later"});
+  for (const auto& m : w) {
+    CHECK(m.queue == "c.peek");
+    CHECK(m.message.attempt == 0);
+    CHECK(m.last_error.empty());
+  }
+  CHECK(w[0].message.payload == nlohmann::json{{"n", "a"}});
+  CHECK(w[0].message.trace_id == "trace-a");
+  CHECK_FALSE(w[0].delayed);
+  CHECK(w[0].run_at == w[0].enqueued_at);
+  CHECK(w[2].delayed);
+  CHECK(w[2].run_at - w[2].enqueued_at >= 59min);
+  CHECK(keys(h.admin().peek("c.peek", 2)) == std::vector<std::string>{"a", "b"});
+  CHECK(h.admin().peek("c.peek-empty", 10).empty());
+
+  // Consumed: "a" is gone, "b" waits for its retry with the attempt it spent and its error.
+  recorder r([](const delivery& d, handler_context&) {
+    return d.message.key == "b" ? handler_result::retry("not yet", 1h) : handler_result::commit();
+  });
+  auto o = fast("c.peek");
+  o.retry.cap = 2h;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return r.deliveries() == 2 && stats_of(h, "c.peek").retried == 1; }, 10s));
+  CHECK(stats_of(h, "c.peek").processed == 1);
+  c->stop(1s);
+  w = h.admin().peek("c.peek", 10);
+  REQUIRE(keys(w) == std::vector<std::string>{"b", "later"});
+  CHECK(w[0].delayed);
+  CHECK(w[0].message.attempt == 1);
+  CHECK(w[0].last_error == "not yet");
+  CHECK(w[0].run_at - w[0].enqueued_at >= 59min);
+  CHECK(w[1].message.attempt == 0);
+}
+
 TEMPLATE_TEST_CASE(
     "delayed messages wait for their time and higher priorities run first (job-table backends)",
     "[messaging][conformance]", pg_harness) {
