@@ -180,8 +180,9 @@ class broker final : public admin {
   std::multimap<std::string, messaging::consumer*> subscribers_;
 };
 
-/// A consumer on a memory broker: a member of its queue's group from start() to stop(). Ownership and
-/// threading as messaging::consumer.
+/// A consumer on a memory broker: a member of its queue's group from start() to stop(). Nothing is leased,
+/// so `lease` and `reap_interval` play no part: a batch in hand is fenced by the cursors and the ownership
+/// epochs. Ownership and threading as messaging::consumer.
 class consumer final : public consumer_loop {
  public:
   consumer(broker& b, consumer_options options, handler& h);
