@@ -78,7 +78,7 @@ TEMPLATE_TEST_CASE("a delayed publish waits for its time", "[messaging][conforma
 }
 
 TEMPLATE_TEST_CASE("publish de-duplicates by key (job-table backends)", "[messaging][conformance]",
-                   memory_harness, pg_harness) {
+                   pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) { p.publish(msg("c.pub", "rolled-back")); }, false);
   CHECK(stats_of(h, "c.pub").ready == 0);
@@ -245,9 +245,57 @@ TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, 
   CHECK(h.admin().redrive(dead[0].message.message_id).has_error());
 }
 
+TEMPLATE_TEST_CASE("peek lists the messages not consumed yet, ready and delayed, in the order enqueued",
+                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+  TestType h;
+  auto keys = [](const std::vector<bkr::messaging::waiting_message>& waiting) {
+    std::vector<std::string> out;
+    for (const auto& w : waiting)
+      out.push_back(w.message.key);
+    return out;
+  };
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "a")); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "b")); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "later", std::nullopt, 0, 1h)); });
+  auto w = h.admin().peek("c.peek", 10);
+  REQUIRE(keys(w) == std::vector<std::string>{"a", "b", "later"});
+  for (const auto& m : w) {
+    CHECK(m.queue == "c.peek");
+    CHECK(m.message.attempt == 0);
+    CHECK(m.last_error.empty());
+  }
+  CHECK(w[0].message.payload == nlohmann::json{{"n", "a"}});
+  CHECK(w[0].message.trace_id == "trace-a");
+  CHECK_FALSE(w[0].delayed);
+  CHECK(w[0].run_at == w[0].enqueued_at);
+  CHECK(w[2].delayed);
+  CHECK(w[2].run_at - w[2].enqueued_at >= 59min);
+  CHECK(keys(h.admin().peek("c.peek", 2)) == std::vector<std::string>{"a", "b"});
+  CHECK(h.admin().peek("c.peek-empty", 10).empty());
+
+  // Consumed: "a" is gone, "b" waits for its retry with the attempt it spent and its error.
+  recorder r([](const delivery& d, handler_context&) {
+    return d.message.key == "b" ? handler_result::retry("not yet", 1h) : handler_result::commit();
+  });
+  auto o = fast("c.peek");
+  o.retry.cap = 2h;
+  auto c = h.make_consumer(o, r);
+  c->start();
+  REQUIRE(wait_until([&] { return r.deliveries() == 2 && stats_of(h, "c.peek").retried == 1; }, 10s));
+  CHECK(stats_of(h, "c.peek").processed == 1);
+  c->stop(1s);
+  w = h.admin().peek("c.peek", 10);
+  REQUIRE(keys(w) == std::vector<std::string>{"b", "later"});
+  CHECK(w[0].delayed);
+  CHECK(w[0].message.attempt == 1);
+  CHECK(w[0].last_error == "not yet");
+  CHECK(w[0].run_at - w[0].enqueued_at >= 59min);
+  CHECK(w[1].message.attempt == 0);
+}
+
 TEMPLATE_TEST_CASE(
     "delayed messages wait for their time and higher priorities run first (job-table backends)",
-    "[messaging][conformance]", memory_harness, pg_harness) {
+    "[messaging][conformance]", pg_harness) {
   TestType h;
   recorder r;
   auto o = fast("c.order");
@@ -323,7 +371,7 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
     return handler_result::commit();
   });
   constexpr int total = 600;
-  h.set_partitions("c.many", 4);  // the log backend shares a queue by partitions
+  REQUIRE(h.set_partitions("c.many", 4));  // the log model shares a queue by partitions
   std::vector<std::unique_ptr<bkr::messaging::consumer>> consumers;
   for (int i = 0; i < 4; ++i) {
     auto o = fast("c.many");
@@ -360,7 +408,7 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
 }
 
 TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table backends)",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", pg_harness) {
   TestType h;
   std::mutex m;
   std::condition_variable cv;
@@ -489,7 +537,7 @@ TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message 
 
 TEMPLATE_TEST_CASE(
     "a consumer killed mid-batch has its messages run again after lease expiry (job-table backends)",
-    "[messaging][conformance]", memory_harness, pg_harness) {
+    "[messaging][conformance]", pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) {
     for (int i = 0; i < 20; ++i)
@@ -520,7 +568,7 @@ TEMPLATE_TEST_CASE(
 }
 
 TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the message (job-table backends)",
-                   "[messaging][conformance]", memory_harness, pg_harness) {
+                   "[messaging][conformance]", pg_harness) {
   TestType h;
   h.in_transaction([](auto& p) { p.publish(msg("c.expire", "crasher")); });
   h.kill_consumer_mid_batch("c.expire", 1, 300ms);
@@ -725,7 +773,7 @@ class slow_preparer final : public bkr::messaging::handler {
 
 TEMPLATE_TEST_CASE(
     "a consumer whose lease expired before it settled cannot complete or publish (job-table backends)",
-    "[messaging][conformance]", memory_harness, pg_harness) {
+    "[messaging][conformance]", pg_harness) {
   TestType h;
   // The stale consumer's lease expires while it prepares; the winner reclaims the message and, still
   // holding its fresh lease, has not settled yet when the stale consumer tries to settle.

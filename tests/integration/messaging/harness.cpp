@@ -1,5 +1,7 @@
-// The two backends behind the conformance suite's harness interface.
+// The backends behind the messaging suites' harness interface.
 #include "harness.hpp"
+
+#include "mq_test_support.hpp"
 
 #include "bkr/messaging/postgres/migrations.hpp"
 #include "bkr/messaging/postgres/publisher.hpp"
@@ -32,13 +34,159 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return pred();
 }
 
+// ---- shared ----
+
+void mq_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
+  auto tx = begin();
+  fn(tx->publisher());
+  if (commit)
+    tx->commit();
+}
+
+void mq_harness::wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) {
+  REQUIRE(wait_until(
+      [&] {
+        for (const auto& c : consumers) {
+          auto owned = owned_partitions(*c);
+          if (owned && owned->empty())
+            return false;
+        }
+        return true;
+      },
+      std::chrono::seconds{10}));
+}
+
+namespace {
+
+/// The transaction types of the backends behind open_transaction.
+template <class Tx, class Publisher>
+class held_transaction final : public open_transaction {
+ public:
+  template <class... Args>
+  explicit held_transaction(Args&... args) : tx_(args...), publisher_(tx_) {}
+  messaging::publisher& publisher() override { return publisher_; }
+  void commit() override { tx_.commit(); }
+
+ private:
+  Tx tx_;
+  Publisher publisher_;
+};
+
+/// A memory transaction is its own publisher.
+class memory_transaction final : public open_transaction {
+ public:
+  explicit memory_transaction(messaging::memory::broker& b) : tx_(b) {}
+  messaging::publisher& publisher() override { return tx_; }
+  void commit() override { tx_.commit(); }
+
+ private:
+  messaging::memory::transaction tx_;
+};
+
+/// A memory consumer held in prepare() or in its first handle() until thawed or killed; thawed, it records
+/// the effect "zombie" and publishes to `<queue>.next`.
+class memory_held final : public held_consumer, public messaging::handler {
+ public:
+  memory_held(memory_harness& h, messaging::consumer_options o, bool in_prepare)
+      : harness_(h), queue_(o.queue), in_prepare_(in_prepare), consumer_(h.broker(), std::move(o), *this) {
+    consumer_.start();
+    std::unique_lock lock(m_);
+    REQUIRE(cv_.wait_for(lock, std::chrono::seconds{10}, [&] { return held_; }));
+  }
+  ~memory_held() override {
+    release();
+    consumer_.stop(std::chrono::milliseconds{0});
+  }
+  void kill() override {
+    consumer_.abandon();  // from here on nothing it does reaches the broker
+    release();
+    consumer_.stop(std::chrono::milliseconds{0});
+  }
+  void freeze() override { consumer_.abandon(); }
+  bool thaw_until_refused(std::chrono::milliseconds timeout) override {
+    release();
+    return wait_until([&] { return consumer_.counts().lease_lost > 0; }, timeout);
+  }
+
+  void prepare(std::span<const messaging::delivery>) override {
+    if (in_prepare_)
+      hold();
+  }
+  messaging::handler_result handle(const messaging::delivery& d, messaging::handler_context& ctx) override {
+    if (!in_prepare_)
+      hold();
+    harness_.record_effect(ctx, "zombie");
+    ctx.publish(mq::msg(queue_ + ".next", "from-zombie-" + d.message.key));
+    return messaging::handler_result::commit();
+  }
+
+ private:
+  void hold() {
+    std::unique_lock lock(m_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(m_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  memory_harness& harness_;
+  std::string queue_;
+  bool in_prepare_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool held_ = false, released_ = false;
+  messaging::memory::consumer consumer_;  // last: its thread stops before the members above go
+};
+
+/// The partitions a consumer of type C owns (the log-model consumers).
+template <class C>
+std::vector<int> owned_by(messaging::consumer& c) {
+  auto* owner = dynamic_cast<C*>(&c);
+  REQUIRE(owner != nullptr);
+  return owner->owned_partitions();
+}
+
+messaging::consumer_options held_options(const std::string& queue, std::size_t batch,
+                                         std::chrono::milliseconds lease) {
+  messaging::consumer_options o;
+  o.queue = queue;
+  o.batch_size = batch;
+  o.lease = lease;
+  o.poll_min = std::chrono::milliseconds{5};
+  o.poll_max = std::chrono::milliseconds{50};
+  o.reap_interval = std::chrono::hours{1};  // a dead process reaps nothing
+  return o;
+}
+
+/// A bkr_mq_test_consumer process held mid-batch.
+class process_held final : public held_consumer {
+ public:
+  process_held(const std::vector<std::string>& args, const std::string& ready) : p_(args) {
+    REQUIRE(p_.wait_for(ready, std::chrono::seconds{15}));
+  }
+  void kill() override { REQUIRE(p_.kill()); }
+  void freeze() override { p_.signal(SIGSTOP); }
+  bool thaw_until_refused(std::chrono::milliseconds timeout) override {
+    p_.signal(SIGCONT);
+    return p_.wait_for("lost 1", timeout);
+  }
+
+ private:
+  consumer_process p_;
+};
+
+}  // namespace
+
 // ---- memory ----
 
-void memory_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
-  messaging::memory::transaction tx(broker_);
-  fn(tx);
-  if (commit)
-    tx.commit();
+std::unique_ptr<open_transaction> memory_harness::begin() {
+  return std::make_unique<memory_transaction>(broker_);
 }
 
 std::unique_ptr<messaging::consumer> memory_harness::make_consumer(messaging::consumer_options o,
@@ -58,37 +206,17 @@ std::map<std::string, int> memory_harness::effects() {
   return effects_;
 }
 
-void memory_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
-                                             std::chrono::milliseconds lease) {
-  std::mutex m;
-  std::condition_variable cv;
-  bool started = false, released = false;
-  messaging::function_handler h([&](const messaging::delivery&, messaging::handler_context&) {
-    std::unique_lock lock(m);
-    started = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return released; });
-    return messaging::handler_result::commit();
-  });
-  messaging::consumer_options o;
-  o.queue = queue;
-  o.batch_size = batch;
-  o.lease = lease;
-  o.reap_interval = std::chrono::hours{1};  // a dead process reaps nothing
-  messaging::memory::consumer c(broker_, o, h);
-  c.start();
-  {
-    std::unique_lock lock(m);
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds{10}, [&] { return started; }));
-  }
-  // From here on the consumer behaves as if its process had died: nothing it does reaches the broker.
-  c.abandon();
-  {
-    std::lock_guard lock(m);
-    released = true;
-  }
-  cv.notify_all();
-  c.stop(std::chrono::milliseconds{0});
+std::unique_ptr<held_consumer> memory_harness::hold(const std::string& queue, std::size_t batch,
+                                                    std::chrono::milliseconds lease, held_in where) {
+  return std::make_unique<memory_held>(*this, held_options(queue, batch, lease), where == held_in::prepare);
+}
+
+bool memory_harness::set_partitions(const std::string& queue, int partitions) {
+  return broker_.set_partitions(queue, partitions).has_value();
+}
+
+std::optional<std::vector<int>> memory_harness::owned_partitions(messaging::consumer& c) {
+  return owned_by<messaging::memory::consumer>(c);
 }
 
 // ---- postgres ----
@@ -128,12 +256,21 @@ std::map<std::string, int> pg_database_harness::effects() {
   return out;
 }
 
-void pg_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
-  storage::unit_of_work uow(pool_);
-  messaging::postgres::publisher p(uow);
-  fn(p);
-  if (commit)
-    uow.commit();
+std::unique_ptr<held_consumer> pg_database_harness::hold_process(const std::string& queue, std::size_t batch,
+                                                                 std::chrono::milliseconds lease,
+                                                                 const std::string& mode, held_in where) {
+  std::vector<std::string> args{db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count())};
+  // Held in its handler, it has printed "handling" (the batch is claimed, its transaction open); held in
+  // prepare() ("log-stall": it waits there 3 s, then its handler records "zombie" and publishes),
+  // "preparing".
+  const std::string m = where == held_in::prepare ? "log-stall" : mode;
+  if (!m.empty())
+    args.push_back(m);
+  return std::make_unique<process_held>(args, where == held_in::prepare ? "preparing" : "handling");
+}
+
+std::unique_ptr<open_transaction> pg_harness::begin() {
+  return std::make_unique<held_transaction<storage::unit_of_work, messaging::postgres::publisher>>(pool_);
 }
 
 std::unique_ptr<messaging::consumer> pg_harness::make_consumer(messaging::consumer_options o,
@@ -142,22 +279,17 @@ std::unique_ptr<messaging::consumer> pg_harness::make_consumer(messaging::consum
                                                          wakeups ? &notifier_ : nullptr);
 }
 
-void pg_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
-                                         std::chrono::milliseconds lease) {
-  consumer_process p({db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count())});
-  // The first "handling" line: the batch is claimed and its transaction is open.
-  REQUIRE(p.wait_for("handling", std::chrono::seconds{15}));
-  REQUIRE(p.kill());
+std::unique_ptr<held_consumer> pg_harness::hold(const std::string& queue, std::size_t batch,
+                                                std::chrono::milliseconds lease, held_in where) {
+  if (where == held_in::prepare)
+    FAIL("the job-table backend has no partitions to take over");
+  return hold_process(queue, batch, lease, "", where);
 }
 
 // ---- log ----
 
-void log_harness::in_transaction(const std::function<void(messaging::publisher&)>& fn, bool commit) {
-  storage::unit_of_work uow(pool_);
-  messaging::postgres::log_publisher p(uow);
-  fn(p);
-  if (commit)
-    uow.commit();
+std::unique_ptr<open_transaction> log_harness::begin() {
+  return std::make_unique<held_transaction<storage::unit_of_work, messaging::postgres::log_publisher>>(pool_);
 }
 
 std::unique_ptr<messaging::consumer> log_harness::make_consumer(messaging::consumer_options o,
@@ -170,28 +302,17 @@ std::unique_ptr<messaging::consumer> log_harness::make_consumer(messaging::consu
                                                              wakeups ? &notifier_ : nullptr, lo);
 }
 
-void log_harness::kill_consumer_mid_batch(const std::string& queue, std::size_t batch,
-                                          std::chrono::milliseconds lease) {
-  consumer_process p({db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count()), "log"});
-  REQUIRE(p.wait_for("handling", std::chrono::seconds{15}));
-  REQUIRE(p.kill());
+std::unique_ptr<held_consumer> log_harness::hold(const std::string& queue, std::size_t batch,
+                                                 std::chrono::milliseconds lease, held_in where) {
+  return hold_process(queue, batch, lease, "log", where);
 }
 
-void log_harness::set_partitions(const std::string& queue, int partitions) {
-  REQUIRE(admin_.set_partitions(queue, partitions).has_value());
+bool log_harness::set_partitions(const std::string& queue, int partitions) {
+  return admin_.set_partitions(queue, partitions).has_value();
 }
 
-void log_harness::wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers) {
-  REQUIRE(wait_until(
-      [&] {
-        for (const auto& c : consumers) {
-          auto* lc = dynamic_cast<messaging::postgres::log_consumer*>(c.get());
-          if (lc == nullptr || lc->owned_partitions().empty())
-            return false;
-        }
-        return true;
-      },
-      std::chrono::seconds{10}));
+std::optional<std::vector<int>> log_harness::owned_partitions(messaging::consumer& c) {
+  return owned_by<messaging::postgres::log_consumer>(c);
 }
 
 // ---- a consumer process ----
