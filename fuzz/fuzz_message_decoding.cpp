@@ -123,9 +123,9 @@ void follow_reply(const domain::store_status_reply& reply, const std::optional<d
     const auto outcome = domain::apply_store_status_reply(
         request, reply, backup_exists, job, context(domain::pipeline_stage::receive_status), fixed_backup_id);
     if (!outcome) {
-      // Only the Backup record can fail: a job whose daysToKeep runs past 9999-12-31, or no job.
-      require(!backup_exists && reply.result_type_code == domain::store_result::succeeded,
-              "applying a valid reply to a Sent request fails only when building the Backup");
+      // Only the Backup record can fail, and only without a job (a due date past 9999-12-31 saturates).
+      require(!backup_exists && reply.result_type_code == domain::store_result::succeeded && !job,
+              "applying a valid reply to a Sent request fails only when building the Backup without a job");
       require_permanent(outcome.error());
       continue;
     }
@@ -160,10 +160,9 @@ void follow_job(const domain::backup_job& job) {
   require(checked.status_type_code ==
               (job.is_active ? domain::request_status::allowed : domain::request_status::not_allowed),
           "a job allows exactly when it is active");
-  if (const auto due = domain::due_to_delete_date(fixed_data_date, job.days_to_keep); due)
-    require(due->ok() && *due >= fixed_data_date, "a due date is a real date on or after the data date");
-  else
-    require_permanent(due.error());
+  const auto due = domain::due_to_delete_date(fixed_data_date, job.days_to_keep);
+  require(due.has_value() && due->ok() && *due >= fixed_data_date,
+          "every job gives a due date, a real date on or after the data date");
 }
 
 // Every payload decoder of the pipeline on one JSON value.

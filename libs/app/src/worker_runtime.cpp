@@ -98,6 +98,17 @@ struct worker_runtime::state {
       g->poke();
   }
 
+  /// /healthz `breakers`: `postgres` (open while the last statistics poll failed: the consumers' claims
+  /// fail then too) and every breaker of an outside dependency, each `{state, ...}`.
+  nlohmann::json breakers_json() const {
+    auto j = nlohmann::json::object();
+    j["postgres"] = {{"state", database_ok.load() ? "closed" : "open"}};
+    std::lock_guard lock(breakers_mutex);
+    for (const auto& b : breakers)
+      j[b->name()] = b->to_json();
+    return j;
+  }
+
   bool has_breakers() const {
     std::lock_guard lock(breakers_mutex);
     return !breakers.empty();
@@ -220,6 +231,7 @@ worker_runtime::worker_runtime(worker_settings settings, const config::values& v
   s.ops->add_health_provider("stage", [&s] {
     return nlohmann::json{{"queue", s.settings.queue}, {"consumers", s.cfg.threads}};
   });
+  s.ops->add_health_provider("breakers", [&s] { return s.breakers_json(); });
   s.ops->start();
   s.log.info("ops listener started", {{"address", s.cfg.ops_bind}, {"port", s.ops->port()}});
 }
@@ -260,11 +272,9 @@ circuit_breaker& worker_runtime::add_breaker(std::string name, breaker_options o
   auto& s = *state_;
   auto owned = std::make_unique<circuit_breaker>(std::move(name), options, s.clock);
   auto* b = owned.get();
-  bool first = false;
   {
     std::lock_guard lock(s.breakers_mutex);
     s.breakers.push_back(std::move(owned));
-    first = s.breakers.size() == 1;
   }
   s.ops->add_readiness_check("breaker:" + b->name(), [b] { return b->may_claim(); });
   auto& gauge =
@@ -277,14 +287,6 @@ circuit_breaker& worker_runtime::add_breaker(std::string name, breaker_options o
     log.warn("circuit breaker changed state", {{"breaker", name}, {"state", to_string(st)}});
     s.poke_gates();
   });
-  if (first)
-    s.ops->add_health_provider("breakers", [&s] {
-      auto j = nlohmann::json::object();
-      std::lock_guard lock(s.breakers_mutex);
-      for (const auto& x : s.breakers)
-        j[x->name()] = x->to_json();
-      return j;
-    });
   return *b;
 }
 

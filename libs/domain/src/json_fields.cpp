@@ -3,6 +3,7 @@
 
 #include "bkr/domain/errors.hpp"
 
+#include <algorithm>
 #include <limits>
 
 namespace bkr::domain::detail {
@@ -26,6 +27,60 @@ result<void> require_object(const nlohmann::json& value, std::string_view what) 
 
 namespace {
 
+/// The DOM parser, remembering where and why parsing stopped instead of throwing.
+class error_keeping_parser : public nlohmann::detail::json_sax_dom_parser<nlohmann::json> {
+ public:
+  explicit error_keeping_parser(nlohmann::json& result)
+      : nlohmann::detail::json_sax_dom_parser<nlohmann::json>(result, /*allow_exceptions=*/false) {}
+
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string& last_token, const Exception& ex) {
+    position_ = position;
+    problem_ = describe(ex.id, ex.what());
+    // An overflowing number is reported after it was read: point at its first character instead.
+    if (ex.id == number_overflow && last_token.size() < position)
+      position_ = position - last_token.size() + 1;
+    return false;
+  }
+
+  std::size_t position() const noexcept { return position_; }
+  const std::string& problem() const noexcept { return problem_; }
+
+ private:
+  static constexpr int number_overflow = 406;  // nlohmann's out_of_range.406, whose text quotes the number
+
+  // nlohmann's text without its prefix and without the echo of the input ("; last read: '...'").
+  static std::string describe(int id, std::string_view what) {
+    if (id == number_overflow)
+      return "number out of range";
+    if (const auto dash = what.find(" - "); dash != std::string_view::npos)
+      what.remove_prefix(dash + 3);
+    if (const auto echo = what.find("; last read:"); echo != std::string_view::npos)
+      what = what.substr(0, echo);
+    return std::string(what);
+  }
+
+  std::size_t position_ = 0;
+  std::string problem_ = "syntax error";
+};
+
+/// `line L, column C` (both from 1) of the `position`-th byte (counted from 1, as the parser does), or of
+/// the end when it is past the text.
+std::string location_of(std::string_view text, std::size_t position) {
+  const auto end = std::min(position == 0 ? 0 : position - 1, text.size());
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < end; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
 constexpr timestamp first_storable_timestamp{
     std::chrono::sys_days{std::chrono::year{1} / std::chrono::January / 1}.time_since_epoch()};
 constexpr timestamp last_storable_timestamp{
@@ -37,6 +92,18 @@ bkr::error missing(std::string_view name) {
 }
 
 }  // namespace
+
+result<nlohmann::json> parse_json_object(std::string_view text, std::string_view what) {
+  nlohmann::json value;
+  error_keeping_parser parser(value);
+  if (!nlohmann::json::sax_parse(text, &parser)) {
+    return make_error(errc::invalid_json, std::string(what) + " is not valid JSON: " + parser.problem() +
+                                              " at " + location_of(text, parser.position()));
+  }
+  if (auto ok = require_object(value, what); !ok)
+    return ok.error();
+  return value;
+}
 
 result<std::optional<std::string>> optional_string(const nlohmann::json& object, std::string_view name) {
   const auto* value = find_field(object, name);

@@ -93,6 +93,12 @@ class field_collector {
 /// invalid_json unless `value` is an object; `what` names the document in the message.
 result<void> require_object(const nlohmann::json& value, std::string_view what);
 
+/// Parses `text` as one JSON object. invalid_json when it is not JSON, naming what is wrong and where
+/// ("... is not valid JSON: number out of range at line 1, column 42", "... invalid string: surrogate
+/// U+D800..U+DBFF must be followed by U+DC00..U+DFFF ..."), never quoting the text; invalid_json as by
+/// require_object when it is JSON but no object. `what` names the document ("request body").
+result<nlohmann::json> parse_json_object(std::string_view text, std::string_view what);
+
 inline nlohmann::json optional_json(const std::optional<std::string>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }

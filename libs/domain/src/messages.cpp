@@ -249,11 +249,10 @@ result<store_status_reply> parse_store_status_reply(const nlohmann::json& j) {
 }
 
 result<store_status_reply> parse_store_status_reply_text(std::string_view text) {
-  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return make_error(errc::invalid_json, "store status reply must be a JSON object");
-  }
-  return parse_store_status_reply(json);
+  const auto json = detail::parse_json_object(text, "store status reply");
+  if (!json)
+    return json.error();
+  return parse_store_status_reply(*json);
 }
 
 }  // namespace bkr::domain

@@ -4,6 +4,8 @@
 #include "bkr/domain/errors.hpp"
 #include "status_change.hpp"
 
+#include <algorithm>
+
 namespace bkr::domain {
 namespace {
 
@@ -29,11 +31,10 @@ result<date> due_to_delete_date(date data_date, int days_to_keep) {
     return bad("daysToKeep must not be negative");
   if (!data_date.ok())
     return bad("dataDate must be a real calendar date in the form YYYY-MM-DD");
+  // Past the last date we can write, the Backup is due "never" within our calendar: keeping it longer
+  // than asked is safe, refusing it would leave a request we answered 202 without a final status.
   const auto due = std::chrono::sys_days{data_date} + std::chrono::days{days_to_keep};
-  if (due > std::chrono::sys_days{last_writable_date}) {
-    return bad("daysToKeep " + std::to_string(days_to_keep) + " puts dueToDeleteDate after 9999-12-31");
-  }
-  return date{due};
+  return date{std::min(due, std::chrono::sys_days{last_writable_date})};
 }
 
 result<backup> make_backup(const backup_request& request, const store_status_reply& reply,

@@ -169,10 +169,10 @@ result<void> validate_requester_id(std::string_view value) {
 }
 
 result<accept_input> parse_accept_body(std::string_view body) {
-  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return make_error(errc::invalid_json, "request body must be a JSON object");
-  }
+  const auto parsed = detail::parse_json_object(body, "request body");
+  if (!parsed)
+    return parsed.error();
+  const auto& json = *parsed;
   const auto* api_version = detail::find_field(json, "apiVersion");
   if (api_version == nullptr || !api_version->is_string() ||
       api_version->get_ref<const std::string&>() != accept_api_version) {

@@ -20,12 +20,26 @@ error_mapping mapping(unsigned status, std::string_view code, std::string_view m
   return {.status = status, .code = code, .show_message = show, .default_message = message};
 }
 
+error_mapping challenge(error_mapping m, std::string_view bearer_error) {
+  m.bearer_challenge = true;
+  m.bearer_error = bearer_error;
+  return m;
+}
+
 error_mapping map_http(errc e) noexcept {
   switch (e) {
     case errc::bad_request:
       return mapping(400, "BadRequest", "malformed request");
     case errc::unauthorized:
-      return mapping(401, "Unauthorized", "missing or invalid credentials");
+      return challenge(mapping(401, "Unauthorized", "missing credentials"), "");
+    case errc::invalid_token:
+      return challenge(mapping(401, "Unauthorized", "invalid credentials"), "invalid_token");
+    case errc::invalid_auth_request:
+      return challenge(mapping(400, "BadRequest", "ambiguous credentials"), "invalid_request");
+    case errc::insufficient_scope:
+      return challenge(mapping(403, "Forbidden", "not allowed"), "insufficient_scope");
+    case errc::idempotency_key_reused:
+      return mapping(422, "IdempotencyKeyReused", "the Idempotency-Key was used for another request");
     case errc::forbidden:
       return mapping(403, "Forbidden", "not allowed");
     case errc::not_found:
@@ -100,6 +114,19 @@ bkr::error error_from_exception(std::exception_ptr e) {
   } catch (...) {
   }
   return make_error(errc::internal, "");
+}
+
+std::string bearer_challenge(std::string_view error, std::string_view description) {
+  std::string value = "Bearer realm=\"" + std::string(bearer_realm) + "\"";
+  if (error.empty())
+    return value;
+  value += ", error=\"" + std::string(error) + "\", error_description=\"";
+  for (const char c : description) {
+    const auto u = static_cast<unsigned char>(c);
+    value.push_back(u >= 0x20 && u <= 0x7E && c != '"' && c != '\\' ? c : '?');
+  }
+  value += '"';
+  return value;
 }
 
 std::string error_body(std::string_view code, std::string_view message, std::string_view request_id) {

@@ -41,4 +41,9 @@ std::optional<std::string_view> fields::get(std::string_view name) const {
   return std::nullopt;
 }
 
+std::size_t fields::count(std::string_view name) const {
+  return static_cast<std::size_t>(
+      std::count_if(items_.begin(), items_.end(), [name](const field& f) { return iequals(f.first, name); }));
+}
+
 }  // namespace bkr::http

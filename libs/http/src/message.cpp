@@ -100,6 +100,10 @@ response error_response(const bkr::error& e, std::string_view request_id) {
   r.body = error_body(m.code, own_message ? std::string_view(e.message) : m.default_message, request_id);
   if (m.retry_after)
     r.headers.set("Retry-After", "1");
+  if (m.bearer_challenge)
+    r.headers.set(
+        "WWW-Authenticate",
+        bearer_challenge(m.bearer_error, own_message ? std::string_view(e.message) : m.default_message));
   return r;
 }
 

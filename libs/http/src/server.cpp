@@ -55,6 +55,16 @@ std::optional<std::string_view> header(const bhttp::request_header<>& h, std::st
   return sv(it->value());
 }
 
+/// The first of the singleton fields whose meaning would depend on which copy we read, when it came more
+/// than once: two Hosts (RFC 9112 3.2) or two Content-Types. Beast itself refuses differing Content-Lengths.
+std::optional<std::string_view> repeated_singleton(const bhttp::request_header<>& h) {
+  for (const std::string_view name : {"Host", "Content-Type"}) {
+    if (h.count(beast::string_view(name.data(), name.size())) > 1)
+      return name;
+  }
+  return std::nullopt;
+}
+
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto address = ep.address();
   return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
@@ -462,7 +472,9 @@ asio::awaitable<next_step> server::impl::serve_one(std::shared_ptr<connection> c
     rm = per_route[rt->index].get();
     limit = rt->options.body_limit.value_or(opts.body_limit);
     const bool body_method = m == method::post || m == method::put || m == method::patch;
-    if (chunked) {
+    if (const auto repeated = repeated_singleton(head)) {
+      early_answer = early(errc::bad_request, "the " + std::string(*repeated) + " field must be sent once");
+    } else if (chunked) {
       early_answer =
           early(errc::length_required, "chunked request bodies are not accepted; send Content-Length");
     } else if (body_method && !cl) {

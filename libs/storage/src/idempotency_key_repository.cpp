@@ -14,6 +14,7 @@ idempotent_response to_response(const pqxx::row& row) {
   r.backup_request_id = row[0].as<std::string>();
   r.status_code = row[1].as<int>();
   r.body = nlohmann::json::parse(row[2].c_str());
+  r.request_fingerprint = detail::optional_text_field(row[3]);
   return r;
 }
 
@@ -24,7 +25,8 @@ std::optional<idempotent_response> idempotency_key_repository::find(unit_of_work
                                                                     std::string_view key) const {
   static const std::string name = "bkr_idempotency_find";
   static const std::string sql =
-      "SELECT backup_request_id, response_status_code, response_body::text FROM idempotency_key"
+      "SELECT backup_request_id, response_status_code, response_body::text, request_fingerprint"
+      " FROM idempotency_key"
       " WHERE client_id = $1 AND idempotency_key = $2";
   return with_database_errors([&]() -> std::optional<idempotent_response> {
     uow.prepare(name, sql);
@@ -41,14 +43,14 @@ idempotency_claim idempotency_key_repository::insert_if_absent(unit_of_work& uow
   static const std::string name = "bkr_idempotency_insert";
   static const std::string sql =
       "INSERT INTO idempotency_key (client_id, idempotency_key, backup_request_id, response_status_code,"
-      " response_body) VALUES ($1, $2, $3, $4, $5::jsonb)"
+      " response_body, request_fingerprint) VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
       " ON CONFLICT (client_id, idempotency_key) DO NOTHING"
-      " RETURNING backup_request_id, response_status_code, response_body::text";
+      " RETURNING backup_request_id, response_status_code, response_body::text, request_fingerprint";
   return with_database_errors([&] {
     uow.prepare(name, sql);
-    const auto rows =
-        uow.tx().exec_prepared(name, std::string(client_id), std::string(key), response.backup_request_id,
-                               response.status_code, response.body.dump());
+    const auto rows = uow.tx().exec_prepared(
+        name, std::string(client_id), std::string(key), response.backup_request_id, response.status_code,
+        response.body.dump(), detail::text_param(response.request_fingerprint));
     if (!rows.empty())
       return idempotency_claim{to_response(rows[0]), true};
     // The conflicting row is committed (ON CONFLICT waited for its transaction), and under READ COMMITTED

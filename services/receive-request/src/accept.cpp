@@ -1,14 +1,20 @@
 // Header rules, outgoing messages and response bodies of the API, as plain functions.
 #include "bkr/receive_request/accept.hpp"
 
+#include "bkr/common/digest.hpp"
+#include "bkr/domain/errors.hpp"
 #include "bkr/domain/json.hpp"
 #include "bkr/domain/messages.hpp"
 #include "bkr/domain/validation.hpp"
+#include "bkr/http/errors.hpp"
 #include "bkr/receive_request/settings.hpp"
 
 namespace bkr::receive_request {
 
 result<std::optional<std::string>> idempotency_key(const http::fields& headers) {
+  if (headers.count(idempotency_key_header) > 1)
+    return domain::make_error(domain::errc::bad_data,
+                              std::string(idempotency_key_header) + " must be sent once");
   const auto value = headers.get(idempotency_key_header);
   if (!value)
     return std::optional<std::string>{};
@@ -16,6 +22,21 @@ result<std::optional<std::string>> idempotency_key(const http::fields& headers) 
       !ok)
     return ok.error();
   return std::optional<std::string>{std::string(*value)};
+}
+
+std::string request_fingerprint(const domain::accept_input& input) {
+  const nlohmann::json canonical{{"backupJobId", input.backup_job_id},
+                                 {"dataDate", domain::format_date(input.data_date)},
+                                 {"backupDataLocation", input.prepared_data_path_name}};
+  return sha256_hex(canonical.dump());
+}
+
+result<void> check_same_payload(const storage::idempotent_response& first, std::string_view fingerprint) {
+  if (!first.request_fingerprint || *first.request_fingerprint == fingerprint)
+    return {};
+  return http::make_error(http::errc::idempotency_key_reused,
+                          "this Idempotency-Key was first used with another payload (backupRequestId " +
+                              first.backup_request_id + "); send a new key for a new request");
 }
 
 std::string location_of(std::string_view backup_request_id) {

@@ -76,6 +76,11 @@ boost::asio::awaitable<auth::decision> authenticator::decide(std::string subject
 
 boost::asio::awaitable<bkr::result<http::request>> authenticator::require(std::string scope,
                                                                           http::request req) const {
+  // Two tokens are ambiguous, even two equal ones: which client is calling must not depend on field order.
+  if (const auto n = req.headers.count("Authorization"); n > 1) {
+    rejections_.with({"repeated_authorization"}).inc();
+    co_return repeated_authorization(n);
+  }
   // Verification is CPU work (an RSA or ECDSA check, or a cache hit): it stays on the I/O thread.
   auto who = verifier_.verify_authorization(req.headers.get("Authorization"));
   if (!who) {

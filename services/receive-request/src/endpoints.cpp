@@ -46,14 +46,21 @@ boost::asio::awaitable<http::response> endpoints::post_backup_request(http::requ
   auto body = domain::accepted_response_body(*accepted);
   std::string body_text = body.dump();
   commit_request item;
+  std::string fingerprint;
   if (*key) {
-    item.idempotency = idempotency_record{req.principal->subject, **key, {id, 202, body}};
+    fingerprint = request_fingerprint(*input);
+    item.idempotency = idempotency_record{req.principal->subject, **key, {id, 202, body, fingerprint}};
   }
   item.message = accepted_message(*accepted, std::move(body), std::string(req.trace_id()));
 
   const auto outcome = co_await committer_.submit(std::move(item));
   if (outcome.status == commit_status::replayed) {
     const auto& first = *outcome.first_response;
+    if (auto same = check_same_payload(first, fingerprint); !same) {
+      log_.info("idempotency key reused with another payload",
+                {{"requestId", req.request_id}, {"backupRequestId", first.backup_request_id}});
+      co_return http::error_response(same.error(), req.request_id);
+    }
     log_.debug("idempotent repeat answered",
                {{"requestId", req.request_id}, {"backupRequestId", first.backup_request_id}});
     auto r = accepted_response(first.backup_request_id, first.body.dump());

@@ -11,11 +11,17 @@ bkr::error token_error(const bkr::error& refused) {
   if (refused.code == auth::errc::missing_token)
     return http::make_error(http::errc::unauthorized, "missing bearer token (Authorization: Bearer <JWT>)");
   if (refused.code.category() == auth::category()) {
-    return http::make_error(http::errc::unauthorized,
+    return http::make_error(http::errc::invalid_token,
                             "invalid bearer token: " +
                                 std::string(auth::to_string(static_cast<auth::errc>(refused.code.value()))));
   }
-  return http::make_error(http::errc::unauthorized, "invalid bearer token");
+  return http::make_error(http::errc::invalid_token, "invalid bearer token");
+}
+
+bkr::error repeated_authorization(std::size_t count) {
+  return http::make_error(http::errc::invalid_auth_request,
+                          "the request carries " + std::to_string(count) +
+                              " Authorization fields; send exactly one bearer token");
 }
 
 std::optional<bkr::error> decision_error(auth::decision d, std::string_view scope) {
@@ -23,7 +29,7 @@ std::optional<bkr::error> decision_error(auth::decision d, std::string_view scop
     case auth::decision::allowed:
       return std::nullopt;
     case auth::decision::forbidden:
-      return http::make_error(http::errc::forbidden,
+      return http::make_error(http::errc::insufficient_scope,
                               "the client is unknown or lacks the scope " + std::string(scope));
     case auth::decision::unavailable:
       return http::make_error(http::errc::unavailable, "");

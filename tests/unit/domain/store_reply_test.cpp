@@ -255,8 +255,25 @@ TEST_CASE("dueToDeleteDate adds calendar days across month, year and leap bounda
     CHECK(due_to_delete_date(from, days).value() == expected);
   }
   CHECK(due_to_delete_date(ymd(2026, 2, 3), -1).error().message == "daysToKeep must not be negative");
-  CHECK(due_to_delete_date(ymd(9999, 12, 31), 1).error().code == make_error_code(errc::bad_data));
-  CHECK_FALSE(due_to_delete_date(ymd(2026, 2, 3), std::numeric_limits<int>::max()).has_value());
+}
+
+TEST_CASE("dueToDeleteDate past 9999-12-31 saturates there: every valid dataDate and job makes a Backup",
+          "[domain][reply][due]") {
+  const std::tuple<date, int> cases[] = {
+      {ymd(9999, 12, 31), 0},
+      {ymd(9999, 12, 31), 1},
+      {ymd(9999, 12, 31), 3650},
+      {ymd(9999, 12, 30), 2},
+      {ymd(9990, 1, 1), 3653},
+      {ymd(2026, 2, 3), std::numeric_limits<int>::max()},
+      {ymd(1, 1, 1), std::numeric_limits<int>::max()},
+  };
+  for (const auto& [from, days] : cases) {
+    INFO(format_date(from) << " + " << days);
+    CHECK(due_to_delete_date(from, days).value() == ymd(9999, 12, 31));
+  }
+  CHECK(due_to_delete_date(ymd(1, 1, 1), 0).value() == ymd(1, 1, 1));
+  CHECK(due_to_delete_date(ymd(1, 1, 1), 365).value() == ymd(2, 1, 1));
 }
 
 TEST_CASE("make_backup takes each field from its source", "[domain][reply][backup]") {

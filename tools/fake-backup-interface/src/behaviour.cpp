@@ -1,7 +1,7 @@
 // The fake interface's decisions and replies: pure functions over store requests.
 #include "bkr/fake_backup_interface/behaviour.hpp"
 
-#include <openssl/evp.h>
+#include "bkr/common/digest.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,21 +10,6 @@ namespace bkr::fake_backup_interface {
 namespace {
 
 constexpr std::size_t max_path_length = 250;
-
-std::string sha256_hex(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("SHA-256 digest failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 0x0f]);
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <barrier>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 
 namespace bkr::rr_test {
 namespace {
@@ -195,6 +198,26 @@ std::string accept_body(std::string_view job, std::string_view location, std::st
                         {"dataDate", date},
                         {"backupDataLocation", location}}
       .dump();
+}
+
+std::vector<reply> post_concurrently(std::uint16_t port, std::string_view target, const header_list& headers,
+                                     const std::function<std::string(int)>& body_of, int count) {
+  std::vector<std::unique_ptr<http_connection>> connections;
+  for (int i = 0; i < count; ++i)
+    connections.push_back(std::make_unique<http_connection>(port));
+  std::vector<reply> replies(static_cast<std::size_t>(count));
+  std::barrier start(count);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      const auto at = static_cast<std::size_t>(i);
+      replies[at] = connections[at]->request("POST", target, headers, body_of(i));
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  return replies;
 }
 
 header_list json_headers(const std::string& token, header_list extra) {

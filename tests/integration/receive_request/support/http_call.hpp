@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +58,11 @@ class http_connection {
 /// One request on a fresh connection.
 reply http_call(std::uint16_t port, std::string_view method, std::string_view target,
                 const header_list& headers = {}, std::optional<std::string> body = std::nullopt);
+
+/// `count` POSTs to `target` on their own keep-alive connections, opened first and sent at the same moment
+/// (a barrier); request i carries `headers` and `body_of(i)`. The replies in request order.
+std::vector<reply> post_concurrently(std::uint16_t port, std::string_view target, const header_list& headers,
+                                     const std::function<std::string(int)>& body_of, int count);
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 bool port_open(std::uint16_t port);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bkr/receive_request/service.hpp"
+#include "pg_test_database.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,12 @@ class in_process_service {
  private:
   bkr::system_clock clock_;
   std::unique_ptr<receive_request::service> service_;
+};
+
+/// A fresh database with the clients of seed_clients(), and the service in-process on it.
+struct seeded_service {
+  bkr::test::pg_test_database db;
+  in_process_service svc{(seed_clients(db.conninfo()), db.conninfo())};
 };
 
 /// The real bkr-receive-request binary in a child process; stdout and stderr go to a log file. The

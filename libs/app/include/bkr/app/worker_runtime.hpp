@@ -49,10 +49,10 @@ class worker_runtime {
 
   /// Makes (and owns) the breaker of an outside dependency the stage cannot work without (for the HTTP
   /// adapters; on this runtime's clock): /readyz fails as `breaker:<name>` while it is open, /healthz shows
-  /// it under `breakers`, the gauge `bkr_breaker_state{breaker}` (0 closed, 1 half-open, 2 open) follows
-  /// it, and the consumers stop claiming while it is open and resume by themselves when a probe may go.
-  /// Call before run(). The breaker lives as long as the runtime: build the adapters that use it after the
-  /// runtime, so they go first.
+  /// it under `breakers` (which always holds `postgres` too, `{"state":"closed"|"open"}`), the gauge
+  /// `bkr_breaker_state{breaker}` (0 closed, 1 half-open, 2 open) follows it, and the consumers stop claiming
+  /// while it is open and resume by themselves when a probe may go. Call before run(). The breaker lives as
+  /// long as the runtime: build the adapters that use it after the runtime, so they go first.
   circuit_breaker& add_breaker(std::string name, breaker_options options);
 
   /// Runs `s` (wrapped in a stage_handler with per-queue metrics) on consumer.threads consumers of the

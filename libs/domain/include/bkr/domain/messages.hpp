@@ -113,7 +113,8 @@ result<store_request> parse_store_request(const nlohmann::json& j);
 /// Fields given on a Failed reply are checked by the same rules.
 void to_json(nlohmann::json& j, const store_status_reply& r);
 result<store_status_reply> parse_store_status_reply(const nlohmann::json& j);
-/// The same from text: invalid_json when it is not JSON or not an object (HTTP intake of replies).
+/// The same from text: invalid_json when it is not JSON (naming the problem and where) or not an object
+/// (HTTP intake of replies).
 result<store_status_reply> parse_store_status_reply_text(std::string_view text);
 
 }  // namespace bkr::domain

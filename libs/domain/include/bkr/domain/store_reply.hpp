@@ -13,8 +13,10 @@ namespace bkr::domain {
 /// History `reason` when a reply of any kind ends the request Succeeded because a Backup already exists.
 inline constexpr std::string_view reason_backup_exists = "BackupExists";
 
-/// dataDate + days_to_keep calendar days (UTC, no time of day involved). bad_data when days_to_keep is
-/// negative or the result falls after 9999-12-31 (it could not be written as YYYY-MM-DD).
+/// dataDate + days_to_keep calendar days (UTC, no time of day involved), saturated at 9999-12-31, the last
+/// date `YYYY-MM-DD` can write: a sum past it is 9999-12-31 (kept longer than asked, never deleted
+/// earlier), so every valid dataDate and job gives a Backup. bad_data only when days_to_keep is negative
+/// or data_date is not a real date.
 result<date> due_to_delete_date(date data_date, int days_to_keep);
 
 /// The Backup a success reply creates: storagePathName, byte count, copy/verify timestamps and

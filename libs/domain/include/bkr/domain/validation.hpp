@@ -58,7 +58,9 @@ struct accept_input {
   friend bool operator==(const accept_input&, const accept_input&) = default;
 };
 
-/// Parses the body text. In this order: not JSON or not an object -> invalid_json; `apiVersion` missing,
+/// Parses the body text. In this order: not JSON or not an object -> invalid_json (for text that is not
+/// JSON, the message names the problem and its line and column, e.g. "request body is not valid JSON:
+/// number out of range at line 1, column 20"); `apiVersion` missing,
 /// not a string or not 2022-05-22 -> invalid_api_version; then backupJobId, dataDate, backupDataLocation
 /// (missing, wrong JSON type or breaking the rule -> bad_data naming the field). Unknown fields are ignored.
 result<accept_input> parse_accept_body(std::string_view body);

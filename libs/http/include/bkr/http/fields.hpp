@@ -29,6 +29,8 @@ class fields {
   /// The first value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const;
   bool contains(std::string_view name) const { return get(name).has_value(); }
+  /// How many fields carry `name` (a singleton field sent twice is ambiguous).
+  std::size_t count(std::string_view name) const;
 
   bool empty() const noexcept { return items_.empty(); }
   std::size_t size() const noexcept { return items_.size(); }

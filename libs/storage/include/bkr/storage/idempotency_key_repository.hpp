@@ -13,11 +13,14 @@
 
 namespace bkr::storage {
 
-/// What was answered to the first request carrying a key.
+/// What was answered to the first request carrying a key, and what that request was.
 struct idempotent_response {
   std::string backup_request_id;
   int status_code = 202;
   nlohmann::json body;
+  /// Fingerprint of the first request's payload (64 lower-case hex digits); nullopt for keys recorded
+  /// before fingerprints were stored.
+  std::optional<std::string> request_fingerprint{};
 
   friend bool operator==(const idempotent_response&, const idempotent_response&) = default;
 };

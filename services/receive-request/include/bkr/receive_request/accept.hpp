@@ -4,9 +4,11 @@
 #include "bkr/common/clock.hpp"
 #include "bkr/common/error.hpp"
 #include "bkr/domain/types.hpp"
+#include "bkr/domain/validation.hpp"
 #include "bkr/http/fields.hpp"
 #include "bkr/http/message.hpp"
 #include "bkr/messaging/envelope.hpp"
+#include "bkr/storage/idempotency_key_repository.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,8 +23,18 @@ inline constexpr std::string_view idempotency_key_header = "Idempotency-Key";
 inline constexpr std::size_t max_idempotency_key_length = 128;
 
 /// The `Idempotency-Key` header: nullopt when absent; otherwise 1..128 printable ASCII characters
-/// (0x21..0x7E), else domain bad_data naming the header.
+/// (0x21..0x7E), else domain bad_data naming the header. Sent more than once: bad_data (ambiguous).
 result<std::optional<std::string>> idempotency_key(const http::fields& headers);
+
+/// The fingerprint of a POST's payload that an Idempotency-Key is bound to: hex SHA-256 of the validated
+/// fields as canonical JSON (`{"backupDataLocation","backupJobId","dataDate"}`, keys sorted, no spaces).
+/// Formatting, field order and unknown fields do not change it; any change of a field does.
+std::string request_fingerprint(const domain::accept_input& input);
+
+/// A repeat of an Idempotency-Key gets the first answer only when it carries the same payload: else http
+/// idempotency_key_reused (422). A first answer without a fingerprint (recorded before fingerprints were
+/// stored) counts as the same payload.
+result<void> check_same_payload(const storage::idempotent_response& first, std::string_view fingerprint);
 
 /// `/api/backup-requests/{id}`.
 std::string location_of(std::string_view backup_request_id);

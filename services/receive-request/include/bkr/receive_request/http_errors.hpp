@@ -11,11 +11,18 @@
 
 namespace bkr::receive_request {
 
-/// A refused bearer token (any auth::errc token rejection) -> 401 `Unauthorized`. The message names the
-/// failed check (`expired`, `bad_signature`, ...), never the token or anything taken from it.
+/// A refused bearer token (any auth::errc token rejection) -> 401 `Unauthorized` with a Bearer challenge:
+/// without error attributes when no token came, else `error="invalid_token"`. The message (also the
+/// challenge's error_description) names the failed check (`expired`, `bad_signature`, ...), never the token
+/// or anything taken from it.
 bkr::error token_error(const bkr::error& refused);
 
-/// A scope decision that is not `allowed` -> 403 `Forbidden` or 503 `Unavailable`; nullopt when allowed.
+/// More than one Authorization field (`count`): ambiguous, so refused whatever the tokens -> 400
+/// `BadRequest` with a Bearer challenge `error="invalid_request"` (RFC 6750 3.1).
+bkr::error repeated_authorization(std::size_t count);
+
+/// A scope decision that is not `allowed` -> 403 `Forbidden` (challenge `error="insufficient_scope"`) or
+/// 503 `Unavailable`; nullopt when allowed.
 std::optional<bkr::error> decision_error(auth::decision d, std::string_view scope);
 
 /// A commit outcome that is not `committed`/`replayed` -> 503 `Unavailable` (queue full, Postgres
