@@ -388,6 +388,12 @@ consumer_loop::batch_report log_consumer::run_batch() {
       std::vector<long long> parts(owned.begin(), owned.end()), limits;
       for (int part : owned) {
         auto t = tries.find(part);
+        if (t == tries.end() && fresh.count(part) != 0) {
+          // Taken but its head not charged yet (none was below the watermark when the charge ran): not read
+          // this round, or a head passing the watermark between the two statements would run uncharged.
+          limits.push_back(0);
+          continue;
+        }
         // A head that has been delivered before runs alone, so a poison message is isolated.
         limits.push_back(t != tries.end() && t->second > 1 ? 1 : each);
       }
