@@ -3,6 +3,7 @@
 #include "bkr/common/ids.hpp"
 #include "bkr/messaging/postgres/admin.hpp"
 #include "bkr/messaging/postgres/log.hpp"
+#include "log_sql.hpp"
 #include "sql.hpp"
 
 #include <chrono>
@@ -26,11 +27,10 @@ ORDER BY 1
 
 // One queue: per partition the committed rows after its cursor (all rows where it has none), and how many
 // of them the safe watermark still holds back; the delay lane; dead letters; counters.
-constexpr const char* stats_sql = R"sql(
+const std::string stats_sql = R"sql(
 WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
-p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
-                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
-        AS part),
+)sql" + log_sql::partitions_cte +
+                              R"sql(,
 l AS (
   SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held, min(m.enqueued_at) AS oldest
   FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part CROSS JOIN w
@@ -64,11 +64,10 @@ SELECT s.q, s.n, pg_notify('bkr_mq', s.q)::text FROM (SELECT queue AS q, count(*
 )sql";
 
 // Moves every cursor of the queue to the last row below the watermark (creating cursors where none exist).
-constexpr const char* skip_sql = R"sql(
+const std::string skip_sql = R"sql(
 WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
-p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
-                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
-        AS part),
+)sql" + log_sql::partitions_cte +
+                             R"sql(,
 head AS (
   SELECT p.part, h.tx, h.seq FROM p CROSS JOIN w CROSS JOIN LATERAL (
     SELECT m.tx, m.seq FROM mq.log m WHERE m.queue = $1 AND m.part = p.part AND m.tx < w.x
@@ -79,10 +78,7 @@ WHERE (c.tx, c.seq) < (excluded.tx, excluded.seq)
 )sql";
 
 // Messages not consumed yet: per partition the log rows after its cursor, and the delay lane.
-constexpr const char* peek_sql = R"sql(
-WITH p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
-                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
-        AS part),
+const std::string peek_sql = "WITH " + log_sql::partitions_cte + R"sql(,
 l AS (
   SELECT m.message_id, m.type, m.schema_version, m.key, m.occurred_at, m.trace_id, m.producer, m.payload,
          0 AS attempts, m.enqueued_at, m.enqueued_at AS run_at, false AS delayed, '' AS last_error, m.tx, m.seq
@@ -94,19 +90,17 @@ d AS (
   SELECT message_id, type, schema_version, key, occurred_at, trace_id, producer, payload, attempts,
          first_seen, run_at, true, last_error, NULL::xid8, id
   FROM mq.delayed WHERE queue = $1 ORDER BY id LIMIT $2)
-SELECT )sql"
-                                 "m.attempts, (extract(epoch from m.enqueued_at) * 1000)::bigint, "
-                                 "(extract(epoch from m.run_at) * 1000)::bigint,"
-                                 " m.delayed, m.last_error, "
-                                 R"sql(%s FROM (SELECT * FROM l UNION ALL SELECT * FROM d) m
+SELECT m.attempts, (extract(epoch from m.enqueued_at) * 1000)::bigint,
+       (extract(epoch from m.run_at) * 1000)::bigint, m.delayed, m.last_error, )sql" +
+                             detail::envelope_columns + R"sql(
+FROM (SELECT * FROM l UNION ALL SELECT * FROM d) m
 ORDER BY m.enqueued_at, m.delayed, m.tx, m.seq LIMIT $2
 )sql";
 
 // The newest transaction id among the committed rows of the queue's partitions (NULL when empty).
-constexpr const char* head_tx_sql = R"sql(
-WITH p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
-                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
-        AS part)
+const std::string head_tx_sql = R"sql(
+WITH )sql" + log_sql::partitions_cte +
+                                R"sql(
 SELECT max(h.tx)::text FROM p CROSS JOIN LATERAL (
   SELECT m.tx FROM mq.log m WHERE m.queue = $1 AND m.part = p.part ORDER BY m.tx DESC, m.seq DESC LIMIT 1) h
 )sql";
@@ -169,15 +163,10 @@ queue_stats log_admin::stats_of(std::string_view queue) {
 std::vector<waiting_message> log_admin::peek(std::string_view queue, std::size_t limit) {
   if (!is_valid_queue_name(queue))
     return {};
-  static const std::string sql = [] {
-    std::string text = peek_sql;
-    text.replace(text.find("%s"), 2, detail::envelope_columns);
-    return text;
-  }();
   auto lease = pool_.acquire();
   pqxx::read_transaction tx(lease.conn());
   std::vector<waiting_message> out;
-  for (const auto& row : tx.exec_params(sql, std::string(queue), static_cast<long long>(limit)))
+  for (const auto& row : tx.exec_params(peek_sql, std::string(queue), static_cast<long long>(limit)))
     out.push_back(detail::waiting_from_row(row, std::string(queue)));
   return out;
 }

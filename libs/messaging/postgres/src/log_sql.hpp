@@ -27,6 +27,12 @@ class params {
   std::vector<std::string> values_;
 };
 
+/// CTE `p` (column `part`): every partition of queue `$1`, those its partition count names and any a cursor
+/// exists for.
+inline const std::string partitions_cte = R"sql(p AS (SELECT generate_series(0, greatest(
+  coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
+  (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1) AS part))sql";
+
 /// Array literals (`{...}`) for arrays of numbers or uuids (elements need no quoting); text[] literals come
 /// from bkr::storage::text_array_literal.
 std::string plain_array(const std::vector<std::string>& values);

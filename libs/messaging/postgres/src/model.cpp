@@ -13,9 +13,7 @@ namespace {
 // Rows of the log after their partition's cursor (every row where the partition has none yet): a range scan
 // of the backlog on the position index, never of what was consumed.
 const std::string log_pending_rows = R"sql(
-p AS (SELECT generate_series(0, greatest(coalesce((SELECT partitions FROM mq.log_queues WHERE queue = $1), 1),
-                                         (SELECT coalesce(max(part) + 1, 0) FROM mq.cursors WHERE queue = $1)) - 1)
-        AS part),
+)sql" + log_sql::partitions_cte + R"sql(,
 pending AS (
   SELECT m.* FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part
   JOIN LATERAL (SELECT * FROM mq.log m WHERE m.queue = $1 AND m.part = p.part
