@@ -52,7 +52,7 @@ class app_fixture {
   storage::connection_pool& pool() { return pool_; }
   const std::string& conninfo() const { return db_.conninfo(); }
   const bkr::clock& clock() const { return clock_; }
-  messaging::admin& admin() { return admin_; }
+  messaging::postgres::log_admin& admin() { return admin_; }
 
   const storage::backup_request_repository requests{};
   const storage::backup_repository backups{};

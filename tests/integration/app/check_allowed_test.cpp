@@ -196,6 +196,8 @@ TEST_CASE("two consumers racing over duplicated messages make each transition on
       m.dedup_key.reset();
       messages.push_back(m);
     }
+  // Two partitions, so both consumers work: each takes one (copies of one request share a partition).
+  REQUIRE(f.admin().set_partitions(received_queue, 2).has_value());
   f.publish(messages);
   auto c1 = f.start_consumer(received_queue, s.handler);
   auto c2 = f.start_consumer(received_queue, s.handler);
