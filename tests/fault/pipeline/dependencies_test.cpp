@@ -129,8 +129,20 @@ TEST_CASE("dependencies: interface and job service away for 30 s each, breakers 
   const auto send_gauge =
       metric_value(metrics_text(send_ops), "bkr_breaker_state{breaker=\"backup-interface\"}");
   CHECK(send_gauge.value_or(0) >= 1);  // 2 open, 1 half-open while a probe is out
-  // From here on only probes make calls: one message each.
-  const auto allowed_at_open = attempts(db.conninfo(), "backup-request.allowed");
+  // From here on only probes make calls: one message each. The batch whose calls opened the circuit writes
+  // their attempts when it settles, after its last call timed out: the count starts once it has settled
+  // (unchanged for a second; a probe in that second only makes the bound below looser).
+  auto allowed_at_open = attempts(db.conninfo(), "backup-request.allowed");
+  const bool settled = eventually(
+      [&] {
+        std::this_thread::sleep_for(1s);
+        const auto now = attempts(db.conninfo(), "backup-request.allowed");
+        const bool same = now.spent == allowed_at_open.spent;
+        allowed_at_open = now;
+        return same;
+      },
+      20s, 0ms);
+  CHECK(settled);
 
   // Half an outage later the job service refuses connections (its own outage switch).
   long dead_during = 0, max_received_attempt = 0, max_allowed_attempt = 0;

@@ -118,10 +118,14 @@ TEST_CASE("the HTTP job service maps 200, 404 and 503 through CheckAllowed", "[a
     const auto id = new_uuid_v7();
     f.store_request(sample_request(id, request_status::received, remote.job));
     f.publish(received_message(id));
-    REQUIRE(f.consume_until(received_queue, handler, [&] {
-      const auto q = f.queued(received_queue);
-      return !q.empty() && q[0].attempt >= 2;
-    }));
+    // Attempts enough that a slow test thread cannot watch the retries run out (retries are 5-20 ms apart).
+    REQUIRE(f.consume_until(
+        received_queue, handler,
+        [&] {
+          const auto q = f.queued(received_queue);
+          return !q.empty() && q[0].attempt >= 2;
+        },
+        1000));
     CHECK(f.request(id)->status_type_code == request_status::received);
     CHECK(f.dead_letters(received_queue).empty());
   }
@@ -154,10 +158,14 @@ TEST_CASE("the HTTP backup interface maps 202, 400 and 503 through SendToInterfa
   }
   SECTION("503: retried, still Allowed") {
     remote.status = 503;
-    REQUIRE(f.consume_until(allowed_queue, handler, [&] {
-      const auto q = f.queued(allowed_queue);
-      return !q.empty() && q[0].attempt >= 2;
-    }));
+    // Attempts enough that a slow test thread cannot watch the retries run out (retries are 5-20 ms apart).
+    REQUIRE(f.consume_until(
+        allowed_queue, handler,
+        [&] {
+          const auto q = f.queued(allowed_queue);
+          return !q.empty() && q[0].attempt >= 2;
+        },
+        1000));
     CHECK(f.request(id)->status_type_code == request_status::allowed);
     CHECK(f.dead_letters(allowed_queue).empty());
   }
