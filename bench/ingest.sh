@@ -101,9 +101,9 @@ served_202=$(metric 'bkr_http_requests_total{route="/api/backup-requests",method
 kill -TERM "$service_pid"
 wait "$service_pid" && service_exit=0 || service_exit=$?
 service_pid=""
-queued=$(psql -X -At "$db" -c "SELECT count(*) FROM mq.messages WHERE queue = 'backup-request.accepted'")
-distinct=$(psql -X -At "$db" -c "SELECT count(DISTINCT message_id) FROM mq.messages")
-all=$(psql -X -At "$db" -c "SELECT count(*) FROM mq.messages")
+queued=$(psql -X -At "$db" -c "SELECT count(*) FROM mq.log WHERE queue = 'backup-request.accepted'")
+distinct=$(psql -X -At "$db" -c "SELECT count(DISTINCT message_id) FROM mq.log")
+all=$(psql -X -At "$db" -c "SELECT count(*) FROM mq.log")
 verdict=ok
 if [ "$queued" != "$served_202" ] || [ "$distinct" != "$all" ] || [ "$all" != "$queued" ]; then verdict=MISMATCH; fi
 

@@ -12,8 +12,7 @@
 # machine was while the load ran. Then checks that every request reached Succeeded through each transition
 # once and that no message is left, prints peak RSS per process and a last line RESULT ...
 #   bench/pipeline.sh
-# env: BKR_BENCH_MODEL (log or jobs: the hand-off model, BKR_MESSAGING_MODEL of every process; default log),
-#      BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
+# env: BKR_BENCH_BUILD_DIR (default: the `release` preset, build/release), BKR_BENCH_DURATION (default 20s,
 #      the length of each phase), BKR_BENCH_CONNECTIONS (64), BKR_BENCH_WRK_THREADS (2). pg_stat_statements
 #      is loaded (BKR_BENCH_PG_STATS=1 unless set to 0; statements per request need it).
 set -euo pipefail
@@ -22,9 +21,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/bench/bench-pg.sh"
 
 duration=${BKR_BENCH_DURATION:-20s}
-model=${BKR_BENCH_MODEL:-log}
-case "$model" in jobs|log) ;; *) echo "BKR_BENCH_MODEL must be log or jobs, not '$model'" >&2; exit 2 ;; esac
-export BKR_MESSAGING_MODEL=$model
 export BKR_BENCH_PG_STATS=${BKR_BENCH_PG_STATS:-1}
 connections=${BKR_BENCH_CONNECTIONS:-64}
 wrk_threads=${BKR_BENCH_WRK_THREADS:-2}
@@ -207,7 +203,7 @@ echo "== warm-up (3 s at full load)" >&2
 phase warm 3s
 settle warm
 
-echo "== max ($model): wrk -t$wrk_threads -c$connections -d$duration, then until every request is Succeeded" >&2
+echo "== max: wrk -t$wrk_threads -c$connections -d$duration, then until every request is Succeeded" >&2
 measure_begin
 phase max "$duration"
 measure_load_end
@@ -269,9 +265,9 @@ succeeded=$(sql "SELECT count(*) FROM backup_request WHERE status_type_code = 'S
 dup=$(sql "SELECT count(*) FROM (SELECT 1 FROM backup_request_history GROUP BY backup_request_id, to_status HAVING count(*) > 1) d")
 transitions=$(sql "SELECT count(*) FROM backup_request_history")
 backups=$(sql "SELECT count(*) FROM backup")
-# Messages not consumed (ready, leased or delayed) on any queue, as the admin surface reports them.
+# Messages not consumed (ready or delayed) on any queue, as the admin surface reports them.
 left=$(BKR_DATABASE_URL="$db" "$bkrctl" queues stats --json |
-  python3 -c 'import json, sys; print(sum(q["ready"] + q["leased"] + q["delayed"] for q in json.load(sys.stdin)))')
+  python3 -c 'import json, sys; print(sum(q["ready"] + q["delayed"] for q in json.load(sys.stdin)))')
 verdict=ok
 if [ "$succeeded" != "$total" ] || [ "$dup" != 0 ] || [ "$backups" != "$total" ] || [ "$left" != 0 ] ||
    [ "$max_db" != "$max_n" ]; then verdict=MISMATCH; fi
@@ -318,5 +314,5 @@ echo "fake interface (not counted above) CPU per request: $cpu_fake_ms ms"
 echo "check: $verdict"
 bench_pg_top_statements
 echo
-echo "RESULT model=$model sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms busy_pct_at_100=${f_busy[p100]} writes_per_req=${f_writes[max]} statements_per_req=${f_stmts[max]} wal_bytes_per_req=${f_wal[max]} worker_rss_mb=$worker_rss"
+echo "RESULT sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms busy_pct_at_100=${f_busy[p100]} writes_per_req=${f_writes[max]} statements_per_req=${f_stmts[max]} wal_bytes_per_req=${f_wal[max]} worker_rss_mb=$worker_rss"
 [ "$verdict" = ok ]

@@ -40,9 +40,8 @@ shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
 logging_collector = off
-# mq.messages turns over its rows thousands of times a second: its per-table autovacuum thresholds only act
-# as often as the launcher looks (default once a minute), and until a vacuum runs every claim walks the dead
-# index entries of finished messages.
+# The small tables that turn over (the delay lane, cursors, counters, the requests' status rows): their
+# per-table autovacuum thresholds only act as often as the launcher looks (default once a minute).
 autovacuum_naptime = 1s
 CONF
 }

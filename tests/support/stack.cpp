@@ -493,10 +493,10 @@ long finished(const std::string& conninfo) {
 
 namespace {
 
-// Messages not consumed yet in either hand-off model: the job table's rows, the log's rows after their
-// partition's cursor (all of a partition without one) and the delay lane. A scan: fine for a test database.
+// Messages not consumed yet: the log's rows after their partition's cursor (all of a partition without one)
+// and the delay lane. A scan: fine for a test database.
 constexpr const char* unconsumed_sql = R"sql(
-SELECT (SELECT count(*) FROM mq.messages) + (SELECT count(*) FROM mq.delayed) +
+SELECT (SELECT count(*) FROM mq.delayed) +
        (SELECT count(*) FROM mq.log m WHERE NOT EXISTS (
           SELECT 1 FROM mq.cursors c WHERE c.queue = m.queue AND c.part = m.part AND (c.tx, c.seq) >= (m.tx, m.seq)))
 )sql";

@@ -226,7 +226,7 @@ class load_run {
 std::map<std::string, long> final_counts(const std::string& conninfo);
 /// Requests in Succeeded, Failed or NotAllowed.
 long finished(const std::string& conninfo);
-/// Messages not consumed yet, in either hand-off model (ready, delayed or leased).
+/// Messages not consumed yet (ready, held back or delayed).
 long queued_messages(const std::string& conninfo);
 
 struct dead_letter {
@@ -249,7 +249,7 @@ struct invariant_report {
   long double_backups = 0;         ///< requests with two Backups or more
   long backup_mismatches = 0;      ///< Succeeded without a Backup, or a Backup beside another status
   long unexpected_requests = 0;    ///< rows that no 202 announced (e.g. a retried POST that made a second)
-  long leftover_messages = 0;      ///< messages not consumed yet (either model)
+  long leftover_messages = 0;      ///< messages not consumed yet
   long dead_letters = 0;           ///< rows in mq.dead_letters
   std::map<std::string, long> final_counts;
   std::string example;  ///< one offending row, for the failure message

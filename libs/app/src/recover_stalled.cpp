@@ -4,7 +4,7 @@
 #include "bkr/app/stage.hpp"
 #include "bkr/common/ids.hpp"
 #include "bkr/domain/messages.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 
 #include <algorithm>
 
@@ -29,7 +29,7 @@ nlohmann::json recovery_report::to_json() const {
 
 std::set<std::string> postgres_pending_messages::pending(storage::unit_of_work& uow, std::string_view queue,
                                                          std::span<const std::string> keys) {
-  return messaging::postgres::pending_keys(model_, uow, queue, keys);
+  return messaging::postgres::pending_keys(uow, queue, keys);
 }
 
 namespace {
@@ -91,22 +91,21 @@ recovery_report recover_stalled::run_once(const recovery_options& options) {
     auto m = next_message(is_received ? domain::received_message : domain::allowed_message,
                           is_received ? received_queue : allowed_queue, c.backup_request_id, payload, cause,
                           producer_, clock_);
-    m.dedup_key = *m.dedup_key + ":recovery:" + report.run_id;
     messages.push_back(std::move(m));
     ++(is_received ? report.received : report.allowed);
   }
   if (!messages.empty())
-    messaging::postgres::make_publisher(model_, uow)->publish_many(std::move(messages));
+    messaging::postgres::make_publisher(uow)->publish_many(std::move(messages));
   uow.commit();
   return report;
 }
 
 recovery_report recover_stalled_requests(storage::connection_pool& pool, const recovery_options& options,
-                                         std::string producer, messaging::postgres::model model) {
+                                         std::string producer) {
   const storage::backup_request_repository requests;
-  postgres_pending_messages probe(model);
+  postgres_pending_messages probe;
   const bkr::system_clock clock;
-  recover_stalled recovery(pool, requests, probe, clock, std::move(producer), model);
+  recover_stalled recovery(pool, requests, probe, clock, std::move(producer));
   return recovery.run_once(options);
 }
 

@@ -24,8 +24,7 @@ messaging::outgoing_message next_message(const domain::message_contract& contrac
   auto envelope = messaging::make_envelope(std::string(contract.type), backup_request_id, std::move(payload),
                                            producer, cause.trace_id, clock);
   envelope.schema_version = contract.schema_version;
-  auto dedup = messaging::default_dedup_key(envelope);
-  return messaging::outgoing_message{std::move(queue), std::move(envelope), std::move(dedup)};
+  return messaging::outgoing_message{std::move(queue), std::move(envelope)};
 }
 
 result<void> check_contract(const messaging::envelope& message, const domain::message_contract& contract) {

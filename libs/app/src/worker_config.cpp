@@ -2,7 +2,7 @@
 #include "bkr/app/worker_config.hpp"
 
 #include "bkr/common/log.hpp"
-#include "bkr/messaging/postgres/model.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 
 #include <iostream>
 
@@ -61,7 +61,9 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
       {.name = "consumer.lease",
        .type = value_type::duration,
        .default_value = "5s",
-       .help = "how long a claimed batch stays ours; a killed worker's messages run again after it",
+       .help =
+           "how long a batch transaction or the partition-ownership session may stay silent before the "
+           "server ends it: a stopped or hung worker's partitions are free after it (a killed one's at once)",
        .min = 100,
        .max = hour_ms},
       {.name = "consumer.poll_min",
@@ -82,11 +84,6 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .help = "consumers of the queue in this process, each on its own thread",
        .min = 1,
        .max = 64},
-      {.name = "messaging.model",
-       .default_value = "log",
-       .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
-               "former job table with leases); every process of a pipeline must use the same",
-       .one_of = {"log", "jobs"}},
       {.name = "consumer.synchronous_commit",
        .type = value_type::boolean,
        .default_value = "false",
@@ -162,7 +159,6 @@ result<worker_config> to_worker_config(const config::values& v) {
   c.poll_max = v.get_duration("consumer.poll_max");
   c.threads = static_cast<std::size_t>(v.get_int("consumer.threads"));
   c.synchronous_commit = v.get_bool("consumer.synchronous_commit");
-  c.model = *messaging::postgres::parse_model(v.get_string("messaging.model"));
   c.retry.max_attempts = static_cast<int>(v.get_int("retry.max_attempts"));
   c.retry.base = v.get_duration("retry.base");
   c.retry.cap = v.get_duration("retry.cap");

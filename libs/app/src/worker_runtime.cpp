@@ -5,8 +5,8 @@
 #include "bkr/app/stage_handler.hpp"
 #include "bkr/common/ids.hpp"
 #include "bkr/http/ops_listener.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/messaging/postgres/migrations.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "bkr/storage/migration.hpp"
 
@@ -122,8 +122,8 @@ struct worker_runtime::state {
 void worker_runtime::state::poll_stats() {
   auto& depth = registry.add_gauge(
       "bkr_queue_messages",
-      "Messages of the consumed queue by state (ready, leased, delayed, dead; held_back: of the ready "
-      "ones, those a long transaction holds back in the log model), all consumers",
+      "Messages of the consumed queue by state (ready, delayed, dead; held_back: of the ready ones, those "
+      "a long transaction holds back), all consumers",
       {"queue", "state"});
   auto& oldest = registry.add_gauge("bkr_queue_oldest_ready_age_seconds",
                                     "Age of the oldest ready message of the consumed queue", {"queue"});
@@ -140,14 +140,13 @@ void worker_runtime::state::poll_stats() {
   }
   try {
     // Only this worker's queue: `bkrctl queues stats` shows them all.
-    const auto q = messaging::postgres::stats_of(cfg.model, *pool, settings.queue);
+    const auto q = messaging::postgres::stats_of(*pool, settings.queue);
     auto list = nlohmann::json::array();
     {
       depth.with({q.queue, "ready"}).set(static_cast<double>(q.ready));
-      depth.with({q.queue, "leased"}).set(static_cast<double>(q.leased));
       depth.with({q.queue, "delayed"}).set(static_cast<double>(q.delayed));
       depth.with({q.queue, "dead"}).set(static_cast<double>(q.dead));
-      // Log model: ready messages a long-running write transaction elsewhere in the cluster holds back.
+      // Ready messages a long-running write transaction elsewhere in the cluster holds back.
       depth.with({q.queue, "held_back"}).set(static_cast<double>(q.held_back));
       const double age = q.oldest_ready_age ? static_cast<double>(q.oldest_ready_age->count()) / 1000.0 : 0.0;
       oldest.with({q.queue}).set(age);
@@ -156,7 +155,6 @@ void worker_runtime::state::poll_stats() {
       settled.with({q.queue, "dead_lettered"}).set(static_cast<double>(q.dead_lettered));
       list.push_back({{"queue", q.queue},
                       {"ready", q.ready},
-                      {"leased", q.leased},
                       {"delayed", q.delayed},
                       {"dead", q.dead},
                       {"oldestReadyAgeSeconds", age},
@@ -338,8 +336,7 @@ int worker_runtime::run(stage& st) {
     o.synchronous_commit = s.cfg.synchronous_commit;
     o.log = s.log;
     auto make = [&s, &handler, o] {
-      return messaging::postgres::make_consumer(s.cfg.model, *s.pool, s.cfg.database_url, o, handler,
-                                                s.notifier.get());
+      return messaging::postgres::make_consumer(*s.pool, s.cfg.database_url, o, handler, s.notifier.get());
     };
     if (!s.has_breakers()) {
       consumers.push_back(make());
@@ -359,8 +356,8 @@ int worker_runtime::run(stage& st) {
 
   std::unique_ptr<recovery_sweeper> sweeper;
   const storage::backup_request_repository requests;
-  postgres_pending_messages probe(s.cfg.model);
-  recover_stalled recovery(*s.pool, requests, probe, s.clock, s.producer, s.cfg.model);
+  postgres_pending_messages probe;
+  recover_stalled recovery(*s.pool, requests, probe, s.clock, s.producer);
   if (s.cfg.recovery_enabled) {
     sweeper = std::make_unique<recovery_sweeper>(recovery, s.cfg.recovery, s.cfg.recovery_interval, s.log);
     sweeper->start();

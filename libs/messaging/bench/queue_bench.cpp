@@ -1,10 +1,7 @@
 // Load driver for bench/queue.sh: bulk and transactional enqueue, no-op processing, idle enqueue-to-start
 // latency, and recovery of a SIGKILLed consumer's messages. Prints one `key=value` line per measurement.
-// BKR_MQ_MODEL=log measures the log backend (append-only log and cursors); otherwise the job table.
-#include "bkr/messaging/postgres/consumer.hpp"
 #include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
 #include <signal.h>
@@ -37,25 +34,15 @@ mq::outgoing_message make(const std::string& queue, long i) {
   return m;
 }
 
-bool log_model() {
-  const char* m = std::getenv("BKR_MQ_MODEL");
-  return m != nullptr && std::string(m) == "log";
-}
-
 std::unique_ptr<mq::consumer> make_consumer(bkr::storage::connection_pool& pool, const std::string& conninfo,
                                             mq::consumer_options o, mq::handler& h,
                                             mq::postgres::notifier* wakeups = nullptr) {
-  if (log_model())
-    return std::make_unique<mq::postgres::log_consumer>(pool, conninfo, std::move(o), h, wakeups);
-  return std::make_unique<mq::postgres::consumer>(pool, std::move(o), h, wakeups);
+  return std::make_unique<mq::postgres::log_consumer>(pool, conninfo, std::move(o), h, wakeups);
 }
 
-/// Publishes in `uow` with the model's publisher (the log's rings its doorbell after commit).
+/// Publishes in `uow` (the doorbell rings after the commit).
 void publish_one(bkr::storage::unit_of_work& uow, mq::outgoing_message m) {
-  if (log_model())
-    mq::postgres::log_publisher(uow).publish(std::move(m));
-  else
-    mq::postgres::publisher(uow).publish(std::move(m));
+  mq::postgres::log_publisher(uow).publish(std::move(m));
 }
 
 double seconds_since(steady::time_point t) {
@@ -64,33 +51,19 @@ double seconds_since(steady::time_point t) {
 
 // Cheap emptiness probe for the drain loops: a count(*) every few milliseconds would itself take a core.
 bool queue_empty(bkr::storage::connection_pool& pool, const std::string& queue) {
-  if (log_model()) {
-    auto s = mq::postgres::log_admin(pool).stats_of(queue);
-    return s.ready + s.delayed == 0;
-  }
-  auto lease = pool.acquire();
-  pqxx::read_transaction tx(lease.conn());
-  // Two probes, each answered from a partial index (ready, leased), never a scan of the whole table.
-  return !tx.exec_params(
-                "SELECT EXISTS (SELECT 1 FROM mq.messages WHERE queue = $1 AND leased_until IS NULL) OR "
-                "EXISTS (SELECT 1 FROM mq.messages WHERE queue = $1 AND leased_until IS NOT NULL)",
-                queue)[0][0]
-              .as<bool>();
+  auto s = mq::postgres::log_admin(pool).stats_of(queue);
+  return s.ready + s.delayed == 0;
 }
 
-void bulk_load(bkr::storage::connection_pool& pool, const std::string& queue, long n, bool copy) {
+/// Appends `n` messages to `queue` in transactions of 10,000, one statement each.
+void bulk_load(bkr::storage::connection_pool& pool, const std::string& queue, long n) {
   constexpr long chunk = 10000;
   for (long done = 0; done < n; done += chunk) {
     std::vector<mq::outgoing_message> batch;
     for (long i = done; i < std::min(n, done + chunk); ++i)
       batch.push_back(make(queue, i));
     bkr::storage::unit_of_work uow(pool);
-    if (log_model())
-      mq::postgres::append_to_log(uow.tx(), batch);  // the log has one write path
-    else if (copy)
-      mq::postgres::copy_messages(uow.tx(), batch);
-    else
-      mq::postgres::insert_messages(uow.tx(), batch);
+    mq::postgres::append_to_log(uow.tx(), batch);
     uow.commit();
   }
 }
@@ -152,21 +125,13 @@ int main(int argc, char** argv) {
   auto arg = [&](int i) { return argc > i ? std::stol(argv[i]) : 0L; };
   try {
     if (mode == "bulk") {
-      // Optional 4th argument `copy` or `insert` runs one path only (for profiling).
+      // Timed into bench.bulk, then as much again into bench.drain (untimed) for the `drain` runs.
       long n = arg(3);
-      const std::string only = argc > 4 ? argv[4] : "";
       bkr::storage::connection_pool pool({conninfo, 2, 10s});
-      if (only != "insert") {
-        auto t0 = steady::now();
-        bulk_load(pool, "bench.bulk", n, true);
-        std::printf("bulk_copy_per_s=%.0f ", static_cast<double>(n) / seconds_since(t0));
-      }
-      if (only != "copy") {
-        auto t0 = steady::now();
-        bulk_load(pool, "bench.bulk-insert", n, false);
-        std::printf("bulk_insert_per_s=%.0f", static_cast<double>(n) / seconds_since(t0));
-      }
-      std::printf("\n");
+      auto t0 = steady::now();
+      bulk_load(pool, "bench.bulk", n);
+      std::printf("bulk_append_per_s=%.0f\n", static_cast<double>(n) / seconds_since(t0));
+      bulk_load(pool, "bench.drain", n);
     } else if (mode == "single") {
       long n = arg(3), producers = arg(4);
       bkr::storage::connection_pool pool({conninfo, static_cast<std::size_t>(producers), 10s});
@@ -187,7 +152,7 @@ int main(int argc, char** argv) {
     } else if (mode == "process") {
       long n = arg(3), consumers = arg(4);
       bkr::storage::connection_pool pool({conninfo, 2, 10s});
-      bulk_load(pool, "bench.process", n, true);
+      bulk_load(pool, "bench.process", n);
       double s = drain(conninfo, "bench.process", static_cast<int>(consumers), n);
       std::printf("process_per_s=%.0f\n", static_cast<double>(n) / s);
     } else if (mode == "drain") {
@@ -268,7 +233,7 @@ int main(int argc, char** argv) {
     } else if (mode == "recovery") {
       long n = arg(3);
       bkr::storage::connection_pool pool({conninfo, 3, 10s});
-      bulk_load(pool, "bench.recovery", n, true);
+      bulk_load(pool, "bench.recovery", n);
       int out[2];
       if (::pipe(out) != 0)
         return 1;
@@ -287,7 +252,7 @@ int main(int argc, char** argv) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
       auto killed = steady::now();
-      // Production defaults: 5 s lease, reaper every second.
+      // Production defaults: the partition of the killed owner is taken at the next ownership check.
       std::atomic<long> handled{0};
       mq::function_handler h([&](const mq::delivery&, mq::handler_context&) {
         ++handled;

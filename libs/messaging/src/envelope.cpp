@@ -118,10 +118,6 @@ result<envelope> envelope_from_json(const nlohmann::json& j) {
   return e;
 }
 
-std::string default_dedup_key(const envelope& e) {
-  return e.type + ":" + e.key;
-}
-
 bool is_valid_queue_name(std::string_view queue) {
   if (queue.empty() || queue.size() > 200)
     return false;

@@ -84,8 +84,7 @@ boost::asio::awaitable<http::response> endpoints::get_backup_request(http::reque
   const std::string id(req.params.get("id"));
   if (!domain::check_printable_ascii(id, "backupRequestId", domain::max_id_length))
     co_return not_found(req.request_id);
-  auto found = co_await run_blocking(
-      blocking_, [this, &id] { return read_backup_request(pool_, id, committer_.options().model); });
+  auto found = co_await run_blocking(blocking_, [this, &id] { return read_backup_request(pool_, id); });
   if (!found)
     co_return not_found(req.request_id);
   const auto& caller = req.principal->subject;

@@ -1,7 +1,7 @@
 // Group commit of accepted requests: a bounded queue, writer threads, and coroutines woken per request.
 #include "bkr/receive_request/group_committer.hpp"
 
-#include "bkr/messaging/postgres/publisher.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/receive_request/database_health.hpp"
 
 #include <boost/asio/post.hpp>
@@ -41,8 +41,7 @@ std::string_view to_string(commit_status s) noexcept {
 
 std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
                                         std::span<const messaging::outgoing_message> messages,
-                                        std::span<const idempotency_record* const> keys,
-                                        messaging::postgres::model model) {
+                                        std::span<const idempotency_record* const> keys) {
   if (keys.size() != messages.size())
     throw std::invalid_argument("write_batch: one key slot per message");
   std::vector<commit_outcome> outcomes(messages.size(), commit_outcome{commit_status::committed, {}});
@@ -66,13 +65,11 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
     }
   }
 
-  // COPY, not the de-duplicating INSERT: no SQL text to parse and plan per batch and no JSON recordset to
-  // decode (together about half of Postgres' time per batch in the ingest profile). Nothing here needs a
-  // de-duplication key: an accepted message's id is its request's fresh id, a reply's id is fresh too.
-  // The messages are read in place; only a batch with replayed keys (rare) needs a copy without them.
+  // One prepared append for the whole batch. The messages are read in place; only a batch with replayed
+  // keys (rare) needs a copy without them.
   storage::with_database_errors([&] {
     if (!any_replayed) {
-      messaging::postgres::publish_bulk(model, uow, messages);
+      messaging::postgres::publish_bulk(uow, messages);
       return;
     }
     std::vector<messaging::outgoing_message> fresh;
@@ -80,7 +77,7 @@ std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
       if (outcomes[i].status == commit_status::committed)
         fresh.push_back(messages[i]);
     }
-    messaging::postgres::publish_bulk(model, uow, fresh);
+    messaging::postgres::publish_bulk(uow, fresh);
   });
   return outcomes;
 }
@@ -284,7 +281,7 @@ std::vector<commit_outcome> group_committer::write_and_commit(
     std::span<const messaging::outgoing_message> messages, std::span<const idempotency_record* const> keys) {
   const auto started = std::chrono::steady_clock::now();
   storage::unit_of_work uow(pool_);
-  auto outcomes = write_batch(uow, messages, keys, options_.model);
+  auto outcomes = write_batch(uow, messages, keys);
   uow.commit();
 
   health_.report(true);

@@ -95,11 +95,6 @@ const std::vector<config::key>& config_keys() {
          .help = "port of the ops listener (0: chosen by the system, logged at start)",
          .min = 0,
          .max = 65535},
-        {.name = "messaging.model",
-         .default_value = "log",
-         .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
-                 "former job table with leases); every process of a pipeline must use the same",
-         .one_of = {"log", "jobs"}},
         {.name = "log.level",
          .default_value = "info",
          .help = "trace, debug, info, warn, error, critical or off",
@@ -145,7 +140,6 @@ result<settings> settings_from(const config::values& values) {
   s.group_commit.max_pending = static_cast<std::size_t>(values.get_int("group_commit.max_pending"));
   s.group_commit.timeout = values.get_duration("group_commit.timeout");
   s.group_commit.writers = static_cast<std::size_t>(values.get_int("group_commit.writers"));
-  s.group_commit.model = *messaging::postgres::parse_model(values.get_string("messaging.model"));
   s.ops_bind = values.get_string("ops.bind");
   s.ops_port = static_cast<std::uint16_t>(values.get_int("ops.port"));
   s.log_level = *parse_log_level(values.get_string("log.level"));  // one_of guarantees a known name

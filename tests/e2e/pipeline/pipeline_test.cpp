@@ -38,17 +38,11 @@ void check_journeys(const std::string& conninfo, const std::vector<std::string>&
 
 TEST_CASE("1,000 requests through the real executables reach their final status, each transition once",
           "[pipeline][e2e]") {
-  // Both hand-off models: the job table and the append-only log with cursors.
-  const std::string model = GENERATE(std::string("jobs"), std::string("log"));
-  INFO("messaging.model " << model);
   bkr::test::pg_test_database db;
   seed(db.conninfo());
-  const auto dir = scratch_dir("pipeline-" + model);
+  const auto dir = scratch_dir("pipeline");
   const auto api_port = free_port();
-  auto apps = pipeline_apps(db.conninfo(), api_port);
-  for (auto& a : apps)
-    a.env["BKR_MESSAGING_MODEL"] = model;
-  bkr::test::stack processes(std::move(apps), dir);
+  bkr::test::stack processes(pipeline_apps(db.conninfo(), api_port), dir);
   processes.start_all();
   processes.require_ready(30s);
   const auto token = mint_token(db.conninfo());
@@ -65,11 +59,10 @@ TEST_CASE("1,000 requests through the real executables reach their final status,
     UNSCOPED_INFO(status << ": " << n);
   }
   REQUIRE(all_final);
-  WARN(model << ": 1,000 requests final after "
-             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                      started)
-                    .count()
-             << " ms");
+  WARN("1,000 requests final after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - started)
+                                            .count()
+                                     << " ms");
   CHECK(counts.at("Succeeded") == 600);
   CHECK(counts.at("NotAllowed") == 200);
   CHECK(counts.at("Failed") == 200);

@@ -64,8 +64,8 @@ void check_component_error(const rr_test::reply& r, unsigned status, std::string
                            std::string_view component);
 
 /// Proof that the service still works: /livez is 200, a valid POST gets a documented 202 and its message
-/// is in mq.messages; and that nothing so far was an internal failure: every log line is JSON and none is
-/// at level error or critical. Returns the new request's id.
+/// is on the accepted queue; and that nothing so far was an internal failure: every log line is JSON and none
+/// is at level error or critical. Returns the new request's id.
 std::string check_still_serving(const fault_service& svc, std::string_view job = "after-abuse");
 
 /// Open connections of the service's API listener (the `bkr_http_connections` gauge).

@@ -18,14 +18,11 @@ TEST_CASE("kills: SIGKILL of every executable under load loses, doubles and stra
   const int kills = sc.kills_or(24);
   const unsigned schedule_seed = sc.random_seed();
   INFO("seed " << schedule_seed << " (BKR_FAULT_SEED repeats the kill schedule)");
-  // Both hand-off models: the job table, and the log with cursors (where a killed consumer's partition is
-  // taken over by the surviving instance of its stage, or by its restart).
-  const std::string model = GENERATE(std::string("jobs"), std::string("log"));
-  INFO("messaging.model " << model);
+  // A killed consumer's partition is taken over by the surviving instance of its stage, or by its restart.
 
   pg_test_database db;
   seed(db.conninfo());
-  const auto dir = scratch_dir("fault-kills-" + model);
+  const auto dir = scratch_dir("fault-kills");
   write_jobs_file(dir / "jobs.json");
   const auto api_port = free_port();
   const auto jobs_port = free_port();
@@ -39,8 +36,6 @@ TEST_CASE("kills: SIGKILL of every executable under load loses, doubles and stra
   http_check.env["BKR_BREAKER_OPEN_FOR"] = "1s";
   apps.push_back(http_check);
   apps.push_back(fake_job_service_app(jobs_port, (dir / "jobs.json").string()));
-  for (auto& a : apps)
-    a.env["BKR_MESSAGING_MODEL"] = model;
   stack processes(apps, dir);
   processes.start_all();
   processes.require_ready(60s);
@@ -119,9 +114,8 @@ TEST_CASE("kills: SIGKILL of every executable under load loses, doubles and stra
   INFO(report.summary() << "\n" << report.example);
   INFO(describe(dead, unexpected));
 
-  print_summary("kills", "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() +
-                             " kills=" + std::to_string(chaos.kills()) +
-                             " restarts=" + std::to_string(chaos.restarts()) +
+  print_summary("kills", "requests=" + std::to_string(requests) + " " + report.summary() + " kills=" +
+                             std::to_string(chaos.kills()) + " restarts=" + std::to_string(chaos.restarts()) +
                              " unexpected_exits=" + std::to_string(unexpected.size()) +
                              " retried_posts=" + std::to_string(submitted.retried_requests) +
                              " replay_mismatches=" + std::to_string(replay_mismatches) +

@@ -16,21 +16,17 @@ TEST_CASE("postgres: stopped fast and immediate under load, every 202 still reac
   const int requests = sc.requests_or(6000);
   const auto down_for = sc.outage_or(4s);
   const int outages = sc.soak ? 6 : 2;  // alternately fast and immediate
-  // Both hand-off models (the log's batches commit asynchronously too: crash recovery keeps a WAL prefix).
-  const std::string model = GENERATE(std::string("jobs"), std::string("log"));
-  INFO("messaging.model " << model);
+  // The stages' batches commit asynchronously: crash recovery keeps a WAL prefix.
 
-  private_cluster pg("fault-pg-" + model);
+  private_cluster pg("fault-pg");
   seed(pg.conninfo());
-  const auto dir = scratch_dir("fault-postgres-" + model);
+  const auto dir = scratch_dir("fault-postgres");
   const auto api_port = free_port();
   auto apps = pipeline_apps(pg.conninfo(), api_port);
   // Refuse quickly while the database is away (the client retries with its Idempotency-Key).
   apps[0].env["BKR_GROUP_COMMIT_TIMEOUT"] = "1s";
   apps[0].env["BKR_DATABASE_HEALTH_INTERVAL"] = "200ms";
   REQUIRE(apps[0].name == "bkr-receive-request");
-  for (auto& a : apps)
-    a.env["BKR_MESSAGING_MODEL"] = model;
   stack processes(apps, dir);
   processes.start_all();
   processes.require_ready(60s);
@@ -85,12 +81,12 @@ TEST_CASE("postgres: stopped fast and immediate under load, every 202 still reac
   for (std::size_t i = 0; i < modes.size(); ++i)
     mode_list << (i ? "," : "") << modes[i];
 
-  print_summary("postgres",
-                "model=" + model + " requests=" + std::to_string(requests) + " " + report.summary() +
-                    " outages=" + mode_list.str() + " down_seconds=" + std::to_string(down_for.count()) +
-                    " accepted_while_down=" + std::to_string(answered_during_outages) +
-                    " retried_posts=" + std::to_string(submitted.retried_requests) + " process_exits=" +
-                    std::to_string(unexpected.size()) + " seconds=" + seconds_since(started));
+  print_summary("postgres", "requests=" + std::to_string(requests) + " " + report.summary() + " outages=" +
+                                mode_list.str() + " down_seconds=" + std::to_string(down_for.count()) +
+                                " accepted_while_down=" + std::to_string(answered_during_outages) +
+                                " retried_posts=" + std::to_string(submitted.retried_requests) +
+                                " process_exits=" + std::to_string(unexpected.size()) +
+                                " seconds=" + seconds_since(started));
 
   check_invariants(report, requests);
   CHECK(dead.empty());

@@ -89,7 +89,7 @@ std::vector<messaging::dead_letter> app_fixture::dead_letters(const std::string&
 
 std::size_t app_fixture::depth(const std::string& queue) {
   const auto s = messaging::find_stats(admin_.stats(), queue);
-  return static_cast<std::size_t>(s.ready + s.leased + s.delayed);
+  return static_cast<std::size_t>(s.ready + s.delayed);
 }
 
 std::optional<domain::backup_request> app_fixture::request(const std::string& id) {
@@ -174,8 +174,7 @@ messaging::outgoing_message message_for(const domain::message_contract& contract
                                         const std::string& trace) {
   static const bkr::system_clock clock;
   auto e = messaging::make_envelope(std::string(contract.type), id, std::move(payload), "test", trace, clock);
-  auto dedup = messaging::default_dedup_key(e);
-  return {queue, std::move(e), std::move(dedup)};
+  return {queue, std::move(e)};
 }
 
 messaging::outgoing_message accepted_message(const domain::accepted_payload& p, const std::string& trace) {
@@ -195,10 +194,8 @@ messaging::outgoing_message allowed_message(const std::string& id) {
 
 messaging::outgoing_message status_message(const nlohmann::json& reply) {
   const auto id = reply.value("backupRequestId", std::string("?"));
-  auto m =
-      message_for(domain::store_status_message, std::string(domain::store_status_message.queue), id, reply);
-  m.dedup_key.reset();  // an interface may send several replies for one request
-  return m;
+  return message_for(domain::store_status_message, std::string(domain::store_status_message.queue), id,
+                     reply);
 }
 
 nlohmann::json success_reply(const std::string& id) {

@@ -76,7 +76,7 @@ class app_fixture {
   /// Messages not consumed yet on `queue` (ready, delayed or in hand), oldest first.
   std::vector<queued_message> queued(const std::string& queue);
   std::vector<messaging::dead_letter> dead_letters(const std::string& queue);
-  /// Ready + leased + delayed on `queue` (0 when it is empty).
+  /// Ready + delayed on `queue` (0 when it is empty).
   std::size_t depth(const std::string& queue);
 
   std::optional<domain::backup_request> request(const std::string& id);

@@ -106,9 +106,9 @@ TEST_CASE("stalled Allowed requests go back to the allowed queue and dead letter
     pqxx::connection c(f.conninfo());
     pqxx::work tx(c);
     tx.exec_params(
-        "INSERT INTO mq.dead_letters (message_id, queue, priority, type, schema_version, key, occurred_at,"
+        "INSERT INTO mq.dead_letters (message_id, queue, type, schema_version, key, occurred_at,"
         " trace_id, producer, payload, attempts, reason, first_seen)"
-        " VALUES ($1::uuid, $2, 0, 'BackupRequestAllowed', 1, $3, now(), '', 'test', '{}'::jsonb, 10, 'x', "
+        " VALUES ($1::uuid, $2, 'BackupRequestAllowed', 1, $3, now(), '', 'test', '{}'::jsonb, 10, 'x', "
         "now())",
         new_uuid_v7(), allowed_queue, poisoned.backup_request_id);
     tx.commit();

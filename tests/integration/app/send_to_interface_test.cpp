@@ -65,7 +65,6 @@ TEST_CASE("a redelivered allowed message hands nothing over again", "[app][send_
   f.store_request(sample_request(id, request_status::allowed));
   for (int i = 0; i < 3; ++i) {
     auto m = allowed_message(id);
-    m.dedup_key.reset();
     f.publish(m);
     REQUIRE(f.consume_until(allowed_queue, s.handler, [&] { return f.depth(allowed_queue) == 0; }));
   }
@@ -109,7 +108,6 @@ TEST_CASE("two consumers racing over duplicated allowed messages send each reque
   for (int copy = 0; copy < 3; ++copy)
     for (const auto& id : ids) {
       auto m = allowed_message(id);
-      m.dedup_key.reset();
       messages.push_back(m);
     }
   f.publish(messages);

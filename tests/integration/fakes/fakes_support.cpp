@@ -157,8 +157,7 @@ void publish_store_requests(storage::connection_pool& pool,
     auto e = messaging::make_envelope(std::string(domain::store_request_message.type), r.backup_request_id,
                                       nlohmann::json(r), "bkr-send-to-interface",
                                       "trace-" + r.backup_request_id, clock);
-    auto dedup = messaging::default_dedup_key(e);
-    messages.push_back({domain::store_request_queue(r.backup_provider_code), std::move(e), std::move(dedup)});
+    messages.push_back({domain::store_request_queue(r.backup_provider_code), std::move(e)});
   }
   storage::unit_of_work uow(pool);
   messaging::postgres::log_publisher(uow).publish_many(std::move(messages));

@@ -16,7 +16,6 @@ using bkr::messaging::handler_context;
 using bkr::messaging::handler_result;
 using bkr::test::log_harness;
 using bkr::test::memory_harness;
-using bkr::test::pg_harness;
 using bkr::test::wait_until;
 using bkr::test::mq::fast;
 using bkr::test::mq::msg;
@@ -32,7 +31,7 @@ bkr::messaging::queue_stats stats_of(H& h, const std::string& queue) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("publish joins the caller's transaction", "[messaging][conformance]", memory_harness,
-                   pg_harness, log_harness) {
+                   log_harness) {
   TestType h;
   h.in_transaction([](auto& p) { p.publish(msg("c.join", "rolled-back")); }, false);
   CHECK(stats_of(h, "c.join").ready == 0);
@@ -61,13 +60,13 @@ TEMPLATE_TEST_CASE("publish joins the caller's transaction", "[messaging][confor
 }
 
 TEMPLATE_TEST_CASE("a delayed publish waits for its time", "[messaging][conformance]", memory_harness,
-                   pg_harness, log_harness) {
+                   log_harness) {
   TestType h;
   recorder r;
   auto c = h.make_consumer(fast("c.later"), r);
   c->start();
   auto published = std::chrono::steady_clock::now();
-  h.in_transaction([](auto& p) { p.publish(msg("c.later", "later", std::nullopt, 0, 400ms)); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.later", "later", 400ms)); });
   auto s = stats_of(h, "c.later");
   CHECK(s.delayed == 1);
   CHECK(s.ready == 0);
@@ -77,52 +76,12 @@ TEMPLATE_TEST_CASE("a delayed publish waits for its time", "[messaging][conforma
   c->stop(1s);
 }
 
-TEMPLATE_TEST_CASE("publish de-duplicates by key (job-table backends)", "[messaging][conformance]",
-                   pg_harness) {
-  TestType h;
-  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "rolled-back")); }, false);
-  CHECK(stats_of(h, "c.pub").ready == 0);
-
-  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "first", "k1")); });
-  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "duplicate", "k1")); });
-  h.in_transaction([](auto& p) {
-    std::vector<bkr::messaging::outgoing_message> many{
-        msg("c.pub", "second", "k2"), msg("c.pub", "second-dup", "k2"), msg("c.pub", "third")};
-    p.publish_many(std::move(many));
-  });
-  CHECK(stats_of(h, "c.pub").ready == 3);
-
-  recorder r;
-  auto c = h.make_consumer(fast("c.pub"), r);
-  c->start();
-  REQUIRE(wait_until([&] { return r.deliveries() >= 3 && stats_of(h, "c.pub").processed == 3; }, 10s));
-  c->stop(1s);
-  auto all = r.all();
-  CHECK(all.size() == 3);
-  CHECK(all.count("first") == 1);
-  CHECK(all.count("second") == 1);
-  CHECK(all.count("third") == 1);
-  CHECK(all.count("duplicate") == 0);
-  CHECK(all.count("rolled-back") == 0);
-  auto d = r.last("first");
-  CHECK(d.message.attempt == 1);
-  CHECK(d.message.type == "TestMessage");
-  CHECK(d.message.trace_id == "trace-first");
-  CHECK(d.message.producer == "conformance");
-  CHECK(d.message.payload == nlohmann::json{{"n", "first"}});
-  CHECK(d.queue == "c.pub");
-
-  // The key stays spent after its message finished.
-  h.in_transaction([](auto& p) { p.publish(msg("c.pub", "late-duplicate", "k1")); });
-  CHECK(stats_of(h, "c.pub").ready == 0);
-}
-
 TEMPLATE_TEST_CASE("commit retires the message together with the handler's writes and publishes",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key);
-    ctx.publish(msg("c.next", d.message.key, "next:" + d.message.key));
+    ctx.publish(msg("c.next", d.message.key));
     return handler_result::commit();
   });
   h.in_transaction([](auto& p) {
@@ -135,7 +94,6 @@ TEMPLATE_TEST_CASE("commit retires the message together with the handler's write
   c->stop(1s);
   auto s = stats_of(h, "c.commit");
   CHECK(s.ready == 0);
-  CHECK(s.leased == 0);
   CHECK(s.retried == 0);
   CHECK(stats_of(h, "c.next").ready == 40);
   auto effects = h.effects();
@@ -146,7 +104,7 @@ TEMPLATE_TEST_CASE("commit retires the message together with the handler's write
 }
 
 TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when attempts run out",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -182,7 +140,7 @@ TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when 
   auto s = stats_of(h, "c.retry");
   CHECK(s.retried == 4);
   CHECK(s.dead_lettered == 1);
-  CHECK(s.ready + s.leased + s.delayed == 0);
+  CHECK(s.ready + s.delayed == 0);
   // Only the committed attempt left a side effect and a next message.
   auto effects = h.effects();
   CHECK(effects.size() == 1);
@@ -200,7 +158,7 @@ TEMPLATE_TEST_CASE("retry backs off and counts attempts, then dead-letters when 
 }
 
 TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, redriven and purged",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   std::atomic<bool> rejecting{true};
   recorder r([&](const delivery&, handler_context&) {
@@ -246,7 +204,7 @@ TEMPLATE_TEST_CASE("reject dead-letters at once, and dead letters can be shown, 
 }
 
 TEMPLATE_TEST_CASE("peek lists the messages not consumed yet, ready and delayed, in the order enqueued",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   auto keys = [](const std::vector<bkr::messaging::waiting_message>& waiting) {
     std::vector<std::string> out;
@@ -256,7 +214,7 @@ TEMPLATE_TEST_CASE("peek lists the messages not consumed yet, ready and delayed,
   };
   h.in_transaction([](auto& p) { p.publish(msg("c.peek", "a")); });
   h.in_transaction([](auto& p) { p.publish(msg("c.peek", "b")); });
-  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "later", std::nullopt, 0, 1h)); });
+  h.in_transaction([](auto& p) { p.publish(msg("c.peek", "later", 1h)); });
   auto w = h.admin().peek("c.peek", 10);
   REQUIRE(keys(w) == std::vector<std::string>{"a", "b", "later"});
   for (const auto& m : w) {
@@ -293,38 +251,8 @@ TEMPLATE_TEST_CASE("peek lists the messages not consumed yet, ready and delayed,
   CHECK(w[1].message.attempt == 0);
 }
 
-TEMPLATE_TEST_CASE(
-    "delayed messages wait for their time and higher priorities run first (job-table backends)",
-    "[messaging][conformance]", pg_harness) {
-  TestType h;
-  recorder r;
-  auto o = fast("c.order");
-  o.batch_size = 1;
-  auto c = h.make_consumer(o, r);
-  h.admin().pause("c.order");
-  h.in_transaction([](auto& p) {
-    p.publish(msg("c.order", "p0", std::nullopt, 0));
-    p.publish(msg("c.order", "p5", std::nullopt, 5));
-    p.publish(msg("c.order", "p9", std::nullopt, 9));
-    p.publish(msg("c.order", "p1", std::nullopt, 1));
-  });
-  c->start();
-  h.admin().resume("c.order");
-  REQUIRE(wait_until([&] { return r.deliveries() == 4; }, 10s));
-  CHECK(r.order() == std::vector<std::string>{"p9", "p5", "p1", "p0"});
-
-  auto published = std::chrono::steady_clock::now();
-  h.in_transaction([](auto& p) { p.publish(msg("c.order", "later", std::nullopt, 0, 400ms)); });
-  auto s = stats_of(h, "c.order");
-  CHECK(s.delayed == 1);
-  CHECK(s.ready == 0);
-  REQUIRE(wait_until([&] { return r.deliveries() == 5; }, 10s));
-  CHECK(r.times("later").at(0) - published >= 390ms);
-  c->stop(1s);
-}
-
 TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messages, stats report age",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder r;
   h.admin().pause("c.pause");
@@ -353,7 +281,7 @@ TEMPLATE_TEST_CASE("a paused queue is not consumed, purge drops its ready messag
 }
 
 TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice while leases hold",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   // The first handlers wait (at most 10 s) until a second consumer thread is handling too, so the check that
   // work was shared does not depend on how fast one consumer could drain the queue alone.
@@ -407,59 +335,8 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
   CHECK(consumers_used >= 2);
 }
 
-TEMPLATE_TEST_CASE("a consumer that lost its lease can settle nothing (job-table backends)",
-                   "[messaging][conformance]", pg_harness) {
-  TestType h;
-  std::mutex m;
-  std::condition_variable cv;
-  bool zombie_started = false, zombie_released = false;
-  recorder zombie([&](const delivery& d, handler_context& ctx) {
-    std::unique_lock lock(m);
-    zombie_started = true;
-    cv.notify_all();
-    cv.wait_for(lock, 20s, [&] { return zombie_released; });
-    lock.unlock();
-    h.record_effect(ctx, "zombie");
-    ctx.publish(msg("c.fence.next", "from-zombie"));
-    (void)d;
-    return handler_result::commit();
-  });
-  recorder winner([&](const delivery&, handler_context& ctx) {
-    h.record_effect(ctx, "winner");
-    ctx.publish(msg("c.fence.next", "from-winner"));
-    return handler_result::commit();
-  });
-  h.in_transaction([](auto& p) { p.publish(msg("c.fence", "contested")); });
-  auto zo = fast("c.fence");
-  zo.lease = 1000ms;
-  zo.reap_interval = 1h;
-  auto z = h.make_consumer(zo, zombie);
-  z->start();
-  {
-    std::unique_lock lock(m);
-    REQUIRE(cv.wait_for(lock, 10s, [&] { return zombie_started; }));
-  }
-  auto w = h.make_consumer(fast("c.fence"), winner);
-  w->start();
-  REQUIRE(wait_until([&] { return winner.deliveries() == 1 && stats_of(h, "c.fence").processed == 1; }, 15s));
-  CHECK(winner.attempts("contested") == std::vector<int>{2});
-  {
-    std::lock_guard lock(m);
-    zombie_released = true;
-  }
-  cv.notify_all();
-  z->stop(1s);  // joins: the zombie's settlement attempt is over
-  w->stop(1s);
-  auto effects = h.effects();
-  CHECK(effects["winner"] == 1);
-  CHECK(effects.count("zombie") == 0);
-  CHECK(stats_of(h, "c.fence.next").ready == 1);
-  CHECK(stats_of(h, "c.fence").processed == 1);
-  CHECK(z->counts().processed == 0);
-}
-
 TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   std::atomic<bool> started{false};
   recorder r([&](const delivery&, handler_context& ctx) {
@@ -483,7 +360,6 @@ TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending
   auto s = stats_of(h, "c.stop");
   CHECK(s.processed == 1);
   CHECK(s.ready == 9);
-  CHECK(s.leased == 0);
 
   recorder next;
   auto c2 = h.make_consumer(fast("c.stop"), next);
@@ -495,7 +371,7 @@ TEMPLATE_TEST_CASE("graceful stop hands back unstarted messages without spending
 }
 
 TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message without spending an attempt",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   // While work flows a backend may claim the next batch before the current one is settled (the Postgres
   // backend claims it in the settlement transaction); a stop in between must hand that batch back too.
   TestType h;
@@ -523,7 +399,6 @@ TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message 
   auto s = stats_of(h, "c.stop-next");
   CHECK(s.processed == r.deliveries());
   CHECK(s.processed + s.ready == 20);
-  CHECK(s.leased == 0);
 
   recorder next;
   auto c2 = h.make_consumer(fast("c.stop-next"), next);
@@ -535,59 +410,8 @@ TEMPLATE_TEST_CASE("stopping between batches hands back every unstarted message 
   CHECK(stats_of(h, "c.stop-next").processed == 20);
 }
 
-TEMPLATE_TEST_CASE(
-    "a consumer killed mid-batch has its messages run again after lease expiry (job-table backends)",
-    "[messaging][conformance]", pg_harness) {
-  TestType h;
-  h.in_transaction([](auto& p) {
-    for (int i = 0; i < 20; ++i)
-      p.publish(msg("c.kill", "k" + std::to_string(i)));
-  });
-  h.kill_consumer_mid_batch("c.kill", 20, 1000ms);
-  auto killed_at = std::chrono::steady_clock::now();
-  auto s = stats_of(h, "c.kill");
-  CHECK(s.leased == 20);
-  recorder r([&](const delivery& d, handler_context& ctx) {
-    h.record_effect(ctx, d.message.key);
-    return handler_result::commit();
-  });
-  auto c = h.make_consumer(fast("c.kill"), r);
-  c->start();
-  REQUIRE(wait_until([&] { return stats_of(h, "c.kill").processed == 20; }, 10s));
-  auto recovery = std::chrono::steady_clock::now() - killed_at;
-  c->stop(1s);
-  CHECK(recovery < 10s);
-  auto all = r.all();
-  CHECK(all.size() == 20);
-  for (auto& [key, attempts] : all)
-    CHECK(attempts == std::vector<int>{2});  // the killed attempt counted
-  auto effects = h.effects();
-  CHECK(effects.size() == 20);
-  for (auto& [tag, n] : effects)
-    CHECK(n == 1);
-}
-
-TEMPLATE_TEST_CASE("an expired lease on the last attempt dead-letters the message (job-table backends)",
-                   "[messaging][conformance]", pg_harness) {
-  TestType h;
-  h.in_transaction([](auto& p) { p.publish(msg("c.expire", "crasher")); });
-  h.kill_consumer_mid_batch("c.expire", 1, 300ms);
-  recorder r;
-  auto o = fast("c.expire");
-  o.retry.max_attempts = 1;
-  auto c = h.make_consumer(o, r);
-  c->start();
-  REQUIRE(wait_until([&] { return stats_of(h, "c.expire").dead == 1; }, 10s));
-  c->stop(1s);
-  CHECK(r.deliveries() == 0);
-  auto dead = h.admin().list_dead_letters(std::string("c.expire"), 10);
-  REQUIRE(dead.size() == 1);
-  CHECK(dead[0].reason.find("lease expired") != std::string::npos);
-  CHECK(stats_of(h, "c.expire").dead_lettered == 1);
-}
-
 TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone also delivers",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder woken, polled;
   auto o = fast("c.wake");
@@ -615,7 +439,7 @@ TEMPLATE_TEST_CASE("a publish wakes an idle consumer at once and polling alone a
 }
 
 TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at once",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder downstream;
   recorder upstream([](const delivery& d, handler_context& ctx) {
@@ -641,7 +465,7 @@ TEMPLATE_TEST_CASE("a handler's publish wakes the next queue's idle consumer at 
 }
 
 TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue", "[messaging][conformance]",
-                   memory_harness, pg_harness, log_harness) {
+                   memory_harness, log_harness) {
   TestType h;
   recorder r;
   auto o = fast("c.idle");  // idle waits 5 ms doubling to 100 ms; reaping every 100 ms
@@ -660,7 +484,7 @@ TEMPLATE_TEST_CASE("an idle consumer backs off instead of polling an empty queue
 }
 
 TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spending attempts",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   // Postponed more often than the policy allows attempts (5): it is never dead-lettered for it.
   std::atomic<int> postponed{0};
@@ -683,11 +507,11 @@ TEMPLATE_TEST_CASE("a postponed message comes back after its delay without spend
     CHECK(times[i] - times[i - 1] >= 25ms);
   const auto s = stats_of(h, "c.postpone");
   CHECK(s.dead == 0);
-  CHECK(s.ready + s.delayed + s.leased == 0);
+  CHECK(s.ready + s.delayed == 0);
 }
 
 TEMPLATE_TEST_CASE("a failed write undoes that message's attempt only, and the rest of the batch commits",
-                   "[messaging][conformance]", memory_harness, pg_harness, log_harness) {
+                   "[messaging][conformance]", memory_harness, log_harness) {
   TestType h;
   recorder r([&](const delivery& d, handler_context& ctx) {
     h.record_effect(ctx, d.message.key + "#" + std::to_string(d.message.attempt));
@@ -770,38 +594,3 @@ class slow_preparer final : public bkr::messaging::handler {
 };
 
 }  // namespace
-
-TEMPLATE_TEST_CASE(
-    "a consumer whose lease expired before it settled cannot complete or publish (job-table backends)",
-    "[messaging][conformance]", pg_harness) {
-  TestType h;
-  // The stale consumer's lease expires while it prepares; the winner reclaims the message and, still
-  // holding its fresh lease, has not settled yet when the stale consumer tries to settle.
-  slow_preparer<TestType> stale(h, "stale"), winner(h, "winner");
-  h.in_transaction([](auto& p) { p.publish(msg("c.stale", "contested")); });
-  auto so = fast("c.stale");
-  so.lease = 300ms;
-  so.reap_interval = 1h;
-  auto s = h.make_consumer(so, stale);
-  s->start();
-  REQUIRE(stale.wait_started());
-  auto wo = fast("c.stale");
-  wo.lease = 30s;
-  auto w = h.make_consumer(wo, winner);
-  w->start();
-  REQUIRE(winner.wait_started());
-  stale.release();
-  s->stop(1s);  // joins: the stale consumer's settlement attempt is over
-  CHECK(h.effects().count("stale") == 0);
-  winner.release();
-  REQUIRE(wait_until([&] { return stats_of(h, "c.stale").processed == 1; }, 10s));
-  w->stop(1s);
-  CHECK(winner.attempts() == std::vector<int>{2});
-  auto effects = h.effects();
-  CHECK(effects["winner"] == 1);
-  CHECK(effects.count("stale") == 0);
-  CHECK(stats_of(h, "c.stale.next").ready == 1);
-  CHECK(stats_of(h, "c.stale").processed == 1);
-  CHECK(s->counts().processed == 0);
-  CHECK(s->counts().lease_lost == 1);
-}

@@ -4,7 +4,6 @@
 #include "mq_test_support.hpp"
 
 #include "bkr/messaging/postgres/migrations.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/migration.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
@@ -258,32 +257,13 @@ std::map<std::string, int> pg_database_harness::effects() {
 
 std::unique_ptr<held_consumer> pg_database_harness::hold_process(const std::string& queue, std::size_t batch,
                                                                  std::chrono::milliseconds lease,
-                                                                 const std::string& mode, held_in where) {
+                                                                 held_in where) {
   std::vector<std::string> args{db_.conninfo(), queue, std::to_string(batch), std::to_string(lease.count())};
   // Held in its handler, it has printed "handling" (the batch is claimed, its transaction open); held in
-  // prepare() ("log-stall": it waits there 3 s, then its handler records "zombie" and publishes),
-  // "preparing".
-  const std::string m = where == held_in::prepare ? "log-stall" : mode;
-  if (!m.empty())
-    args.push_back(m);
-  return std::make_unique<process_held>(args, where == held_in::prepare ? "preparing" : "handling");
-}
-
-std::unique_ptr<open_transaction> pg_harness::begin() {
-  return std::make_unique<held_transaction<storage::unit_of_work, messaging::postgres::publisher>>(pool_);
-}
-
-std::unique_ptr<messaging::consumer> pg_harness::make_consumer(messaging::consumer_options o,
-                                                               messaging::handler& h, bool wakeups) {
-  return std::make_unique<messaging::postgres::consumer>(pool_, std::move(o), h,
-                                                         wakeups ? &notifier_ : nullptr);
-}
-
-std::unique_ptr<held_consumer> pg_harness::hold(const std::string& queue, std::size_t batch,
-                                                std::chrono::milliseconds lease, held_in where) {
+  // prepare() ("stall": it waits there 3 s, then its handler records "zombie" and publishes), "preparing".
   if (where == held_in::prepare)
-    FAIL("the job-table backend has no partitions to take over");
-  return hold_process(queue, batch, lease, "", where);
+    args.push_back("stall");
+  return std::make_unique<process_held>(args, where == held_in::prepare ? "preparing" : "handling");
 }
 
 // ---- log ----
@@ -304,7 +284,7 @@ std::unique_ptr<messaging::consumer> log_harness::make_consumer(messaging::consu
 
 std::unique_ptr<held_consumer> log_harness::hold(const std::string& queue, std::size_t batch,
                                                  std::chrono::milliseconds lease, held_in where) {
-  return hold_process(queue, batch, lease, "log", where);
+  return hold_process(queue, batch, lease, where);
 }
 
 bool log_harness::set_partitions(const std::string& queue, int partitions) {

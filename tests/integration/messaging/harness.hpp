@@ -6,8 +6,6 @@
 #include "bkr/messaging/admin.hpp"
 #include "bkr/messaging/consumer.hpp"
 #include "bkr/messaging/memory/broker.hpp"
-#include "bkr/messaging/postgres/admin.hpp"
-#include "bkr/messaging/postgres/consumer.hpp"
 #include "bkr/messaging/postgres/log.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
 #include "pg_test_database.hpp"
@@ -32,7 +30,7 @@ class open_transaction {
   virtual void commit() = 0;
 };
 
-/// A consumer held in the middle of a batch, as a process can be stopped there (the log-model tests).
+/// A consumer held in the middle of a batch, as a process can be stopped there.
 class held_consumer {
  public:
   virtual ~held_consumer() = default;
@@ -66,7 +64,7 @@ class mq_harness {
   /// A write in the handler's transaction that fails (Postgres: an SQL error that aborts the transaction).
   virtual void failing_write(messaging::handler_context& ctx) = 0;
   /// Where hold() stops a consumer: in its handler on the first message (which never finishes), or in
-  /// prepare() (log-model backends only).
+  /// prepare().
   enum class held_in { handler, prepare };
   /// A consumer of `queue` that claims up to `batch` messages with `lease` and stops in the middle of that
   /// batch, `where` says. Returns once it is there.
@@ -94,7 +92,7 @@ class mq_harness {
   void wait_shared(const std::vector<std::unique_ptr<messaging::consumer>>& consumers);
 };
 
-/// The memory backend (the log model in process).
+/// The memory backend (the log and cursors in process).
 class memory_harness final : public mq_harness {
  public:
   std::unique_ptr<open_transaction> begin() override;
@@ -117,7 +115,7 @@ class memory_harness final : public mq_harness {
   std::map<std::string, int> effects_;
 };
 
-/// What both Postgres backends' harnesses share: a migrated test database, a pool, the LISTEN notifier and
+/// The Postgres harness's database side: a migrated test database, a pool, the LISTEN notifier and
 /// the effects table written in handlers' transactions.
 class pg_database_harness : public mq_harness {
  public:
@@ -131,30 +129,13 @@ class pg_database_harness : public mq_harness {
   const std::string& conninfo() const { return db_.conninfo(); }
 
  protected:
-  /// A bkr_mq_test_consumer process on this database held `where`: `mode` is its MODE argument for a
-  /// consumer held in its handler (the prepare-held one is always a log consumer).
+  /// A bkr_mq_test_consumer process on this database held `where`.
   std::unique_ptr<held_consumer> hold_process(const std::string& queue, std::size_t batch,
-                                              std::chrono::milliseconds lease, const std::string& mode,
-                                              held_in where);
+                                              std::chrono::milliseconds lease, held_in where);
 
   pg_test_database db_;
   storage::connection_pool pool_;
   messaging::postgres::notifier notifier_;
-};
-
-/// The job-table backend on Postgres.
-class pg_harness final : public pg_database_harness {
- public:
-  pg_harness() : admin_(pool_) {}
-  std::unique_ptr<open_transaction> begin() override;
-  std::unique_ptr<messaging::consumer> make_consumer(messaging::consumer_options o, messaging::handler& h,
-                                                     bool wakeups = true) override;
-  messaging::admin& admin() override { return admin_; }
-  std::unique_ptr<held_consumer> hold(const std::string& queue, std::size_t batch,
-                                      std::chrono::milliseconds lease, held_in where) override;
-
- private:
-  messaging::postgres::admin admin_;
 };
 
 /// The log backend on Postgres (append-only log, cursors, delay lane).

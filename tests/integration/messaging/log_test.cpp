@@ -1,6 +1,6 @@
-// Cases of the log model that the job-table backend does not share: cursor fence, takeover of a dead
-// owner's partition, nothing skipped behind an open transaction, poison off the log, partitions, and (for
-// Postgres) retention. Each runs on both log-model backends: memory and Postgres.
+// Conformance cases of the log and its cursors: cursor fence, takeover of a dead owner's partition, nothing
+// skipped behind an open transaction, poison off the log, partitions, and (for Postgres) retention. Each
+// runs on both backends: memory and Postgres.
 #include "harness.hpp"
 #include "mq_test_support.hpp"
 
@@ -280,7 +280,7 @@ TEST_CASE("log (memory): the delay lane runs on the broker's clock", "[messaging
   {
     bkr::messaging::memory::transaction tx(b);
     tx.publish(msg("l.clock", "now"));
-    tx.publish(msg("l.clock", "in-an-hour", std::nullopt, 0, 1h));
+    tx.publish(msg("l.clock", "in-an-hour", 1h));
     tx.commit();
   }
   auto o = fast("l.clock");

@@ -22,14 +22,11 @@ using bkr::messaging::handler_result;
 inline const bkr::system_clock wall;
 
 inline bkr::messaging::outgoing_message msg(const std::string& queue, const std::string& key,
-                                            std::optional<std::string> dedup = std::nullopt, int priority = 0,
                                             std::chrono::milliseconds delay = 0ms) {
   bkr::messaging::outgoing_message m;
   m.queue = queue;
   m.message =
       bkr::messaging::make_envelope("TestMessage", key, {{"n", key}}, "conformance", "trace-" + key, wall);
-  m.dedup_key = std::move(dedup);
-  m.priority = priority;
   m.delay = delay;
   return m;
 }

@@ -1,11 +1,9 @@
 // A real consumer process for the conformance suite's process tests.
 //   bkr_mq_test_consumer CONNINFO QUEUE BATCH_SIZE LEASE_MS [MODE]
-// MODE absent: a job-table consumer that announces each message it starts ("handling ...") and never
-// finishes, so the test can SIGKILL it mid-batch. "log": the same on the log backend. "log-stall": a log
-// consumer whose prepare() announces "preparing" and waits 3 s (the test stops the process meanwhile), whose
-// handler then records the effect "zombie" and publishes to QUEUE.next; it prints "lost N" / "processed N"
-// whenever its counts change.
-#include "bkr/messaging/postgres/consumer.hpp"
+// MODE absent: a consumer that announces each message it starts ("handling ...") and never finishes, so
+// the test can SIGKILL it mid-batch. "stall": a consumer whose prepare() announces "preparing" and waits
+// 3 s (the test stops the process meanwhile), whose handler then records the effect "zombie" and publishes
+// to QUEUE.next. Either prints "lost N" / "processed N" whenever its counts change.
 #include "bkr/messaging/postgres/log.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
@@ -30,7 +28,7 @@ class stalling_handler final : public bkr::messaging::handler {
     uow.tx().exec0("INSERT INTO conformance_effects (tag) VALUES ('zombie')");
     auto next = d.message;
     next.message_id = "0190f0f0-0000-7000-8000-00000000000" + std::to_string(d.message.attempt % 10);
-    ctx.publish({queue_ + ".next", next, std::nullopt});
+    ctx.publish({queue_ + ".next", next});
     return bkr::messaging::handler_result::commit();
   }
 
@@ -42,7 +40,7 @@ class stalling_handler final : public bkr::messaging::handler {
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
-    std::cerr << "usage: bkr_mq_test_consumer CONNINFO QUEUE BATCH_SIZE LEASE_MS [log|log-stall]\n";
+    std::cerr << "usage: bkr_mq_test_consumer CONNINFO QUEUE BATCH_SIZE LEASE_MS [stall]\n";
     return 2;
   }
   const std::string mode = argc == 6 ? argv[5] : "";
@@ -65,10 +63,8 @@ int main(int argc, char** argv) {
   bkr::messaging::postgres::log_consumer_options lo;
   lo.ownership_interval = std::chrono::milliseconds{100};
   if (mode.empty())
-    c = std::make_unique<bkr::messaging::postgres::consumer>(pool, o, forever);
-  else if (mode == "log")
     c = std::make_unique<bkr::messaging::postgres::log_consumer>(pool, argv[1], o, forever, nullptr, lo);
-  else if (mode == "log-stall")
+  else if (mode == "stall")
     c = std::make_unique<bkr::messaging::postgres::log_consumer>(pool, argv[1], o, stalling, nullptr, lo);
   else {
     std::cerr << "unknown mode: " << mode << "\n";

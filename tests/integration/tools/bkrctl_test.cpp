@@ -266,13 +266,10 @@ TEST_CASE("recover re-publishes a request stalled in Received, once, and validat
   CHECK_THAT(bad.err, Catch::Contains("--limit must be an integer between 1 and 100000"));
 }
 
-TEST_CASE(
-    "on the log model (the default), status finds an Accepted request, queues stats counts it and partitions "
-    "grow") {
+TEST_CASE("status finds an Accepted request still on the log, queues stats counts it and partitions grow") {
   pg_test_database db;
   bkr::storage::connection_pool pool({.conninfo = db.conninfo(), .size = 1});
-  const std::map<std::string, std::optional<std::string>> env{{"BKR_DATABASE_URL", db.conninfo()},
-                                                              {"BKR_MESSAGING_MODEL", "log"}};
+  const std::map<std::string, std::optional<std::string>> env{{"BKR_DATABASE_URL", db.conninfo()}};
   const bkr::system_clock clock;
   const std::string id = bkr::new_uuid_v7(clock.now());
   {
@@ -288,11 +285,6 @@ TEST_CASE(
   INFO(status.err);
   REQUIRE(status.exit_code == 0);
   CHECK_THAT(status.out, Catch::Contains(id + ": Accepted"));
-  // The job-table model does not see a message of the log.
-  const std::map<std::string, std::optional<std::string>> jobs_env{{"BKR_DATABASE_URL", db.conninfo()},
-                                                                   {"BKR_MESSAGING_MODEL", "jobs"}};
-  auto other = run_process({bkrctl(), "status", id}, jobs_env);
-  CHECK(other.exit_code == 1);
 
   auto stats = run_process({bkrctl(), "queues", "stats", "--json"}, env);
   REQUIRE(stats.exit_code == 0);
@@ -313,12 +305,4 @@ TEST_CASE(
   auto word = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "four"}, env);
   CHECK(word.exit_code == 2);
   CHECK_THAT(word.err, Catch::Contains("N must be a whole number"));
-  auto jobs = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "4"}, jobs_env);
-  CHECK(jobs.exit_code == 2);
-  CHECK_THAT(jobs.err, Catch::Contains("log model only"));
-
-  auto bad = run_process({bkrctl(), "queues", "stats"},
-                         {{"BKR_DATABASE_URL", db.conninfo()}, {"BKR_MESSAGING_MODEL", "kafka"}});
-  CHECK(bad.exit_code == 2);
-  CHECK_THAT(bad.err, Catch::Contains("BKR_MESSAGING_MODEL must be log or jobs, not 'kafka'"));
 }

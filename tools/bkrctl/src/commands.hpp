@@ -1,8 +1,6 @@
 // The subcommands of bkrctl; each returns the process exit code (0 ok, 1 failure, 2 usage error).
 #pragma once
 
-#include "bkr/messaging/postgres/model.hpp"
-
 #include <iosfwd>
 #include <span>
 #include <string>
@@ -14,8 +12,6 @@ struct context {
   std::string database_url;
   std::ostream& out;
   std::ostream& err;
-  /// BKR_MESSAGING_MODEL: the hand-off model of the pipeline's queues (jobs or log).
-  messaging::postgres::model model = messaging::postgres::model::log;
 };
 
 /// `args` excludes the program name and the subcommand name.

@@ -22,8 +22,6 @@ commands:
 environment:
   BKR_DATABASE_URL             Postgres connection string (libpq keyword/value or URI); required by commands
                                that touch the database; never printed
-  BKR_MESSAGING_MODEL          hand-off model of the pipeline's queues: jobs (default) or log, for
-                               `status`, `recover`, `queues` and `dead-letters`
   BKR_AUTH_HS256_SECRET        development signing secret, for `token`
   BKR_AUTH_ISSUERS, BKR_AUTH_AUDIENCE   issuer (first of the list) and audience put into minted tokens
 )";
@@ -38,13 +36,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   const char* url = std::getenv("BKR_DATABASE_URL");
-  const char* model_text = std::getenv("BKR_MESSAGING_MODEL");
-  const auto model = bkr::messaging::postgres::parse_model(model_text ? model_text : "log");
-  if (!model) {
-    std::cerr << "bkrctl: BKR_MESSAGING_MODEL must be log or jobs, not '" << model_text << "'\n";
-    return 2;
-  }
-  const bkr::bkrctl::context ctx{url ? url : "", std::cout, std::cerr, *model};
+  const bkr::bkrctl::context ctx{url ? url : "", std::cout, std::cerr};
   try {
     if (command == "migrate")
       return bkr::bkrctl::migrate(ctx, args);

@@ -1,8 +1,8 @@
 // bkrctl queues / dead-letters: the messaging admin operations on the Postgres queue.
 #include "commands.hpp"
 
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/messaging/postgres/log.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,12 +18,14 @@ namespace bkr::bkrctl {
 namespace {
 
 constexpr const char* queues_usage = R"(usage: bkrctl queues <command>
-  stats [--json]         per queue: ready, leased, delayed, dead, oldest ready age, processed/retried/dead-lettered
+  stats [--json]         per queue: ready (of which held back by a long transaction), delayed, dead, oldest
+                         ready age, processed/retried/dead-lettered
   pause QUEUE            consumers stop claiming from QUEUE (publishing continues)
   resume QUEUE
-  purge QUEUE            delete the ready and delayed messages of QUEUE (leased ones stay with their consumers)
-  partitions QUEUE N     log model (BKR_MESSAGING_MODEL=log): give QUEUE N partitions (1..256, only ever more),
-                         so that N instances of its stage can share it
+  purge QUEUE            skip the ready and delayed messages of QUEUE committed so far (a batch in a
+                         consumer's hand settles first)
+  partitions QUEUE N     give QUEUE N partitions (1..256, only ever more), so that N instances of its stage
+                         can share it
 )";
 
 constexpr const char* dead_letters_usage = R"(usage: bkrctl dead-letters <command>
@@ -92,7 +94,6 @@ nlohmann::json dead_letter_json(const messaging::dead_letter& d) {
           {"reason", d.reason},
           {"lastError", d.last_error},
           {"attempts", d.message.attempt},
-          {"priority", d.priority},
           {"firstSeen", format_timestamp(d.first_seen)},
           {"lastSeen", format_timestamp(d.last_seen)},
           {"message", messaging::to_json(d.message)}};
@@ -121,7 +122,7 @@ int queues(const context& ctx, std::span<const std::string> args) {
   auto pool = open_pool(ctx);
   if (!pool)
     return 1;
-  auto admin_port = messaging::postgres::make_admin(ctx.model, *pool);
+  auto admin_port = messaging::postgres::make_admin(*pool);
   auto& admin = *admin_port;
   if (sub == "stats") {
     auto all = admin.stats();
@@ -130,7 +131,6 @@ int queues(const context& ctx, std::span<const std::string> args) {
       for (const auto& s : all) {
         arr.push_back({{"queue", s.queue},
                        {"ready", s.ready},
-                       {"leased", s.leased},
                        {"delayed", s.delayed},
                        {"dead", s.dead},
                        {"oldestReadyAgeMs", s.oldest_ready_age ? nlohmann::json(s.oldest_ready_age->count())
@@ -145,17 +145,17 @@ int queues(const context& ctx, std::span<const std::string> args) {
       return 0;
     }
     ctx.out << std::left << std::setw(44) << "QUEUE" << std::right << std::setw(9) << "READY" << std::setw(9)
-            << "LEASED" << std::setw(9) << "DELAYED" << std::setw(7) << "DEAD" << std::setw(10) << "OLDEST"
+            << "HELD" << std::setw(9) << "DELAYED" << std::setw(7) << "DEAD" << std::setw(10) << "OLDEST"
             << std::setw(12) << "PROCESSED" << std::setw(9) << "RETRIED" << std::setw(8) << "DEAD-L"
             << "  STATE\n";
     for (const auto& s : all) {
       ctx.out << std::left << std::setw(44) << s.queue << std::right << std::setw(9) << s.ready
-              << std::setw(9) << s.leased << std::setw(9) << s.delayed << std::setw(7) << s.dead
+              << std::setw(9) << s.held_back << std::setw(9) << s.delayed << std::setw(7) << s.dead
               << std::setw(10) << age_text(s.oldest_ready_age) << std::setw(12) << s.processed << std::setw(9)
               << s.retried << std::setw(8) << s.dead_lettered << "  " << (s.paused ? "paused" : "active");
-      // The log model: ready messages a long-running write transaction elsewhere in the cluster holds back.
+      // HELD: ready messages a long-running write transaction elsewhere in the cluster holds back.
       if (s.held_back > 0)
-        ctx.out << " (" << s.held_back << " held back by a long transaction)";
+        ctx.out << " (held back by a long transaction)";
       ctx.out << "\n";
     }
     if (all.empty())
@@ -170,11 +170,6 @@ int queues(const context& ctx, std::span<const std::string> args) {
     const auto& q = parsed->positional[0];
     if (!valid_queue(ctx, q))
       return 2;
-    if (ctx.model != messaging::postgres::model::log) {
-      ctx.err << "bkrctl queues partitions: queues have partitions in the log model only "
-                 "(BKR_MESSAGING_MODEL=log)\n";
-      return 2;
-    }
     int n = 0;
     const auto& text = parsed->positional[1];
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -233,7 +228,7 @@ int dead_letters(const context& ctx, std::span<const std::string> args) {
   auto pool = open_pool(ctx);
   if (!pool)
     return 1;
-  auto admin_port = messaging::postgres::make_admin(ctx.model, *pool);
+  auto admin_port = messaging::postgres::make_admin(*pool);
   auto& admin = *admin_port;
   auto report = [&](const bkr::error& e) {
     ctx.err << "bkrctl dead-letters " << sub << ": " << e.message << "\n";

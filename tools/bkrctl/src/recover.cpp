@@ -57,7 +57,7 @@ int recover(const context& ctx, std::span<const std::string> args) {
       app::recover_stalled_requests(pool,
                                     {.older_than = values->get_duration("recover.older_than"),
                                      .limit = static_cast<std::size_t>(values->get_int("recover.limit"))},
-                                    "bkrctl", ctx.model);
+                                    "bkrctl");
   ctx.out << report.to_json().dump() << "\n";
   if (!report.leader)
     ctx.err << "bkrctl recover: another process is running recovery now; nothing done\n";

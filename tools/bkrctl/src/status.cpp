@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "bkr/domain/json.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/storage/backup_repository.hpp"
 #include "bkr/storage/backup_request_repository.hpp"
 #include "bkr/storage/connection_pool.hpp"
@@ -40,7 +41,7 @@ int status(const context& ctx, std::span<const std::string> args) {
   if (!request) {
     // Before CreateRequest runs, the request exists only as its accepted message.
     const std::string key(id);
-    auto pending = messaging::postgres::pending_keys(ctx.model, uow, "backup-request.accepted",
+    auto pending = messaging::postgres::pending_keys(uow, "backup-request.accepted",
                                                      std::span<const std::string>(&key, 1));
     if (!pending.empty()) {
       if (json)

@@ -91,10 +91,6 @@ messaging::envelope store_request_envelope(const domain::store_request& request,
   return e;
 }
 
-std::string store_request_dedup_key(std::string_view backup_request_id) {
-  return std::string(domain::store_request_message.type) + ":" + std::string(backup_request_id);
-}
-
 messaging::envelope reply_envelope(const domain::store_status_reply& reply, std::string producer,
                                    std::string trace_id, const bkr::clock& clock) {
   nlohmann::json payload = reply;

@@ -66,8 +66,7 @@ messaging::handler_result store_request_handler::handle(const messaging::deliver
   const auto cause = decide_failure(rules_, *request, rules_.mode == failure_mode::random ? random_() : 0.0);
   const auto reply = make_reply(*request, cause, clock_.now(), rules_.reply_delay);
   auto envelope = reply_envelope(reply, std::string(service_name), m.trace_id, clock_);
-  auto dedup = messaging::default_dedup_key(envelope);
-  ctx.publish({reply_queue_, std::move(envelope), std::move(dedup), 0, rules_.reply_delay});
+  ctx.publish({reply_queue_, std::move(envelope), rules_.reply_delay});
 
   ctx.after_commit([this, provider = std::string(domain::to_string(request->backup_provider_code)),
                     result = std::string(domain::to_string(reply.result_type_code)),

@@ -5,10 +5,9 @@
 #include "bkr/fake_backup_interface/handlers.hpp"
 #include "bkr/http/ops_listener.hpp"
 #include "bkr/http/server.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/messaging/postgres/log.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/postgres/notifier.hpp"
-#include "bkr/messaging/postgres/publisher.hpp"
 #include "bkr/storage/connection_pool.hpp"
 #include "bkr/storage/unit_of_work.hpp"
 
@@ -145,30 +144,22 @@ boost::asio::awaitable<http::response> post_store_request(service::state* s, htt
   }
 
   const auto queue = domain::store_request_queue(request->backup_provider_code);
-  messaging::outgoing_message message{
-      queue,
-      store_request_envelope(*request, std::string(service_name), std::string(req.trace_id()), s->clock),
-      store_request_dedup_key(request->backup_request_id)};
+  messaging::outgoing_message message{queue, store_request_envelope(*request, std::string(service_name),
+                                                                    std::string(req.trace_id()), s->clock)};
   const std::size_t inserted = co_await run_blocking(s->blocking->get_executor(), [s, &message] {
     return storage::with_database_errors([&] {
       storage::unit_of_work uow(*s->pool);
-      if (s->cfg.model == messaging::postgres::model::log) {
-        // The log does not de-duplicate: a repeat is recognised while the first one still waits (the
-        // transaction lock on the id orders concurrent repeats); after that ReceiveStatus ignores a second
-        // reply of the same request.
-        const std::array keys{message.message.key};
-        uow.tx().exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", keys[0]);
-        if (!messaging::postgres::pending_keys(s->cfg.model, uow, message.queue, keys).empty())
-          return std::size_t{0};
-        messaging::postgres::log_publisher out(uow);
-        out.publish(std::move(message));
-        uow.commit();
-        return out.appended();
-      }
-      messaging::postgres::publisher out(uow);
+      // The log does not de-duplicate: a repeat is recognised while the first one still waits (the
+      // transaction lock on the id orders concurrent repeats); after that ReceiveStatus ignores a second
+      // reply of the same request.
+      const std::array keys{message.message.key};
+      uow.tx().exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", keys[0]);
+      if (!messaging::postgres::pending_keys(uow, message.queue, keys).empty())
+        return std::size_t{0};
+      messaging::postgres::log_publisher out(uow);
       out.publish(std::move(message));
       uow.commit();
-      return out.inserted();
+      return out.appended();
     });
   });
   const bool duplicate = inserted == 0;
@@ -245,17 +236,18 @@ void service::start() {
     return o;
   };
   for (const auto& queue : s.queues())
-    s.consumers.push_back(messaging::postgres::make_consumer(
-        cfg.model, *s.pool, cfg.database_url, options_for(queue), *s.handler, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(*s.pool, cfg.database_url, options_for(queue),
+                                                             *s.handler, s.notifier.get()));
   if (cfg.transport == reply_transport::http) {
     s.poster = std::make_unique<reply_poster>(cfg.replies_endpoint(), cfg.reply_token, cfg.reply_timeout,
                                               s.metrics, s.log.with({{"queue", reply_outbox_queue}}));
     auto o = options_for(std::string(reply_outbox_queue));
     o.retry = cfg.reply_retry;
-    // The POSTs run in prepare(), while the batch is leased: the lease must outlast the slowest of them.
+    // The POSTs run in prepare(), while the batch is in hand: the lease (the bound on a silent batch
+    // transaction) must outlast the slowest of them.
     o.lease = std::max(cfg.lease, cfg.reply_timeout + std::chrono::seconds{3});
-    s.consumers.push_back(messaging::postgres::make_consumer(cfg.model, *s.pool, cfg.database_url,
-                                                             std::move(o), *s.poster, s.notifier.get()));
+    s.consumers.push_back(messaging::postgres::make_consumer(*s.pool, cfg.database_url, std::move(o),
+                                                             *s.poster, s.notifier.get()));
   }
   for (auto& c : s.consumers)
     c->start();

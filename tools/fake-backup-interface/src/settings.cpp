@@ -165,7 +165,9 @@ const std::vector<config::key>& config_keys() {
       {.name = "consumer.lease",
        .type = value_type::duration,
        .default_value = "5s",
-       .help = "how long a claimed batch stays ours; a killed fake's store requests run again after it",
+       .help =
+           "how long a batch transaction or the partition-ownership session may stay silent before the "
+           "server ends it: a stopped or hung fake's partitions are free after it (a killed one's at once)",
        .min = 100,
        .max = hour_ms},
       {.name = "consumer.poll_max",
@@ -174,11 +176,6 @@ const std::vector<config::key>& config_keys() {
        .help = "longest idle wait between claims (polling backstop behind LISTEN/NOTIFY)",
        .min = 1,
        .max = hour_ms},
-      {.name = "messaging.model",
-       .default_value = "log",
-       .help = "hand-off model of the queues: log (append-only log with committed cursors) or jobs (the "
-               "former job table with leases); the pipeline's processes must use the same",
-       .one_of = {"log", "jobs"}},
       {.name = "log.level",
        .default_value = "info",
        .help = "log level",
@@ -228,7 +225,6 @@ result<settings> settings_from(const config::values& v) {
   auto problem = [&problems](std::string text) { problems += text + "; "; };
 
   s.database_url = v.get_string("database.url");
-  s.model = *messaging::postgres::parse_model(v.get_string("messaging.model"));
   s.pool_size = static_cast<std::size_t>(v.get_int("database.pool_size"));
   if (auto p = parse_providers(v.get_string("fake.providers")))
     s.providers = std::move(*p);

@@ -1,7 +1,6 @@
-// Admin operations over the log model. Dead-letter listing, purging and pause/resume are the same tables as
-// the job-table backend's and go through its admin; stats, redrive and purge know the log and its cursors.
+// Admin operations over the log: stats with lag, peek, dead letters, redrive into the delay lane, purge (the
+// cursors moved to the head), pause/resume. Each runs in one short transaction on a pooled connection.
 #include "bkr/common/ids.hpp"
-#include "bkr/messaging/postgres/admin.hpp"
 #include "bkr/messaging/postgres/log.hpp"
 #include "log_sql.hpp"
 #include "sql.hpp"
@@ -49,6 +48,25 @@ SELECT l.ready + d.due, d.later, (SELECT count(*) FROM mq.dead_letters WHERE que
        l.held
 FROM l, d, k
 )sql";
+
+constexpr const char* dead_letter_select =
+    "SELECT m.queue, m.attempts, m.reason, m.last_error, "
+    "(extract(epoch from m.first_seen) * 1000)::bigint, (extract(epoch from m.last_seen) * 1000)::bigint, ";
+
+dead_letter dead_letter_from_row(const pqxx::row& row) {
+  dead_letter d;
+  d.queue = row[0].as<std::string>();
+  const int attempts = row[1].as<int>();
+  d.reason = row[2].as<std::string>();
+  d.last_error = row[3].as<std::string>();
+  d.first_seen = detail::epoch_ms(row[4]);
+  d.last_seen = detail::epoch_ms(row[5]);
+  // A payload the parser refuses is what got it dead-lettered: show its text rather than fail the listing.
+  std::string unreadable;
+  d.message = detail::envelope_from_row(row, 6, &unreadable);
+  d.message.attempt = attempts;
+  return d;
+}
 
 constexpr const char* redrive_sql = R"sql(
 WITH d AS (DELETE FROM mq.dead_letters WHERE message_id = ANY($1::uuid[]) RETURNING *),
@@ -172,11 +190,28 @@ std::vector<waiting_message> log_admin::peek(std::string_view queue, std::size_t
 }
 
 std::vector<dead_letter> log_admin::list_dead_letters(std::optional<std::string> queue, std::size_t limit) {
-  return postgres::admin(pool_).list_dead_letters(std::move(queue), limit);
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  const std::string sql = std::string(dead_letter_select) + detail::envelope_columns +
+                          " FROM mq.dead_letters m WHERE ($1 = '' OR m.queue = $1) "
+                          "ORDER BY m.last_seen DESC, m.message_id DESC LIMIT $2";
+  std::vector<dead_letter> out;
+  for (const auto& row : tx.exec_params(sql, queue.value_or(""), static_cast<long long>(limit)))
+    out.push_back(dead_letter_from_row(row));
+  return out;
 }
 
 result<dead_letter> log_admin::show_dead_letter(std::string_view message_id) {
-  return postgres::admin(pool_).show_dead_letter(message_id);
+  if (!is_uuid(message_id))
+    return bkr::error{errc::invalid_argument, "not a message id: " + std::string(message_id)};
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  const std::string sql = std::string(dead_letter_select) + detail::envelope_columns +
+                          " FROM mq.dead_letters m WHERE m.message_id = $1::uuid";
+  auto r = tx.exec_params(sql, std::string(message_id));
+  if (r.empty())
+    return bkr::error{errc::not_found, "no dead letter " + std::string(message_id)};
+  return dead_letter_from_row(r[0]);
 }
 
 result<void> log_admin::redrive(std::string_view message_id) {
@@ -206,7 +241,11 @@ std::size_t log_admin::redrive_all(std::string_view queue) {
 }
 
 std::size_t log_admin::purge_dead_letters(std::optional<std::string> queue) {
-  return postgres::admin(pool_).purge_dead_letters(std::move(queue));
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  auto r = tx.exec_params("DELETE FROM mq.dead_letters WHERE $1 = '' OR queue = $1", queue.value_or(""));
+  tx.commit();
+  return r.affected_rows();
 }
 
 std::size_t log_admin::purge_queue(std::string_view queue) {
@@ -230,11 +269,24 @@ std::size_t log_admin::purge_queue(std::string_view queue) {
 }
 
 void log_admin::pause(std::string_view queue) {
-  postgres::admin(pool_).pause(queue);
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  tx.exec_params(
+      "INSERT INTO mq.queues (queue, paused) VALUES ($1, true) "
+      "ON CONFLICT (queue) DO UPDATE SET paused = true, updated_at = now()",
+      std::string(queue));
+  tx.commit();
 }
 
 void log_admin::resume(std::string_view queue) {
-  postgres::admin(pool_).resume(queue);
+  auto lease = pool_.acquire();
+  pqxx::work tx(lease.conn());
+  tx.exec_params(
+      "INSERT INTO mq.queues (queue, paused) VALUES ($1, false) "
+      "ON CONFLICT (queue) DO UPDATE SET paused = false, updated_at = now()",
+      std::string(queue));
+  tx.commit();
+  ring_doorbells(lease.conn(), {std::string(queue)});
 }
 
 result<void> log_admin::set_partitions(std::string_view queue, int partitions) {

@@ -87,9 +87,9 @@ WITH h AS (
       AND m.tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY m.tx, m.seq LIMIT 1) m
   WHERE c.queue = $1 AND c.part = $2 FOR UPDATE OF c),
 dl AS (
-  INSERT INTO mq.dead_letters (message_id, queue, priority, type, schema_version, key, occurred_at, trace_id,
+  INSERT INTO mq.dead_letters (message_id, queue, type, schema_version, key, occurred_at, trace_id,
                                producer, payload, attempts, reason, last_error, first_seen, last_seen)
-  SELECT message_id, queue, 0, type, schema_version, key, occurred_at, trace_id, producer, payload, $3, $4, $4,
+  SELECT message_id, queue, type, schema_version, key, occurred_at, trace_id, producer, payload, $3, $4, $4,
          enqueued_at, clock_timestamp() FROM h
   ON CONFLICT (message_id) DO UPDATE SET attempts = excluded.attempts, reason = excluded.reason,
     last_error = excluded.last_error, last_seen = excluded.last_seen
@@ -160,7 +160,7 @@ struct settlement {
 };
 
 constexpr const char* dead_letter_columns =
-    "message_id, queue, priority, type, schema_version, key, occurred_at, trace_id, producer, payload, "
+    "message_id, queue, type, schema_version, key, occurred_at, trace_id, producer, payload, "
     "attempts, reason, last_error, first_seen, last_seen";
 constexpr const char* dead_letter_conflict =
     " ON CONFLICT (message_id) DO UPDATE SET attempts = excluded.attempts, reason = excluded.reason, "
@@ -227,7 +227,7 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
   }
   if (!s.ld_part.empty()) {
     ctes.push_back(std::string("ld AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
-                   ") SELECT m.message_id, m.queue, 0, m.type, m.schema_version, m.key, m.occurred_at, "
+                   ") SELECT m.message_id, m.queue, m.type, m.schema_version, m.key, m.occurred_at, "
                    "m.trace_id, m.producer, m.payload, x.a, x.r, x.e, m.enqueued_at, clock_timestamp() FROM "
                    "unnest(" +
                    p.add(int_array(s.ld_part)) + "::smallint[], " + p.add(plain_array(s.ld_tx)) +
@@ -246,11 +246,10 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
         p.add(int_array(s.rd_attempts)) + "::int[], " + p.add(storage::text_array_literal(s.rd_reason)) +
         "::text[], " + p.add(storage::text_array_literal(s.rd_error)) +
         "::text[]) AS x(id, a, r, e) WHERE m.id = x.id RETURNING m.*, x.a AS xa, x.r AS xr, x.e AS xe)");
-    ctes.push_back(
-        std::string("rd AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
-        ") SELECT message_id, queue, 0, type, schema_version, key, occurred_at, trace_id, producer, "
-        "payload, xa, xr, xe, first_seen, clock_timestamp() FROM rdx" +
-        dead_letter_conflict + ")");
+    ctes.push_back(std::string("rd AS (INSERT INTO mq.dead_letters (") + dead_letter_columns +
+                   ") SELECT message_id, queue, type, schema_version, key, occurred_at, trace_id, producer, "
+                   "payload, xa, xr, xe, first_seen, clock_timestamp() FROM rdx" +
+                   dead_letter_conflict + ")");
     counted.push_back("rd");
     out.shape += 'L';
   }
@@ -325,7 +324,7 @@ std::vector<int> log_consumer::owned_partitions() const {
 }
 
 void log_consumer::reap() {
-  // Nothing is leased in the log model; this is the consumer's periodic maintenance of the log.
+  // Nothing is leased; this is the consumer's periodic maintenance of the log.
   const auto now = std::chrono::steady_clock::now();
   if (now < next_maintenance_)
     return;
@@ -407,9 +406,11 @@ consumer_loop::batch_report log_consumer::run_batch() {
           report.next_due_in = std::chrono::milliseconds{std::max(0LL, idle[0][0].as<long long>())};
         if (idle[0][1].as<bool>()) {
           // Committed rows wait behind the watermark: the transaction holding it back usually ends within
-          // milliseconds, and may ring no doorbell when it does. Look again soon, backing off while it lasts.
+          // milliseconds, and may ring no doorbell when it does. Look again soon, backing off while it lasts
+          // but never beyond held_wait_max: the rows are due the moment it ends (a long one costs a cheap
+          // read every held_wait_max, not a late delivery).
           report.next_due_in = std::min(report.next_due_in.value_or(held_wait_), held_wait_);
-          held_wait_ = std::min(held_wait_ * 2, options_.poll_max);
+          held_wait_ = std::min({held_wait_ * 2, held_wait_max, options_.poll_max});
         }
         return report;
       }

@@ -1,8 +1,6 @@
 // The process's LISTEN connection: a thread that waits for notifications and wakes matching consumers.
 #include "bkr/messaging/postgres/notifier.hpp"
 
-#include "bkr/messaging/postgres/publisher.hpp"
-
 #include <pqxx/pqxx>
 
 #include <vector>

@@ -6,65 +6,11 @@
 
 namespace bkr::messaging::postgres::detail {
 
-std::string publish_ctes(int param) {
-  // Rows arrive as one JSON array parameter; json_to_recordset turns it into typed columns.
-  return R"sql(
-input AS (
-  SELECT * FROM json_to_recordset($)sql" +
-         std::to_string(param) + R"sql(::json) AS x(id uuid, q text, t text, v int, k text, o timestamptz,
-    tr text, p text, pl json, pr smallint, d bigint, dk text)),
-fresh AS (
-  INSERT INTO mq.dedup_keys (queue, dedup_key)
-  SELECT DISTINCT q, dk FROM input WHERE dk IS NOT NULL
-  ON CONFLICT DO NOTHING
-  RETURNING queue, dedup_key),
-chosen AS (
-  (SELECT DISTINCT ON (i.q, i.dk) i.* FROM input i JOIN fresh f ON f.queue = i.q AND f.dedup_key = i.dk
-   ORDER BY i.q, i.dk)
-  UNION ALL
-  (SELECT * FROM input WHERE dk IS NULL)),
-ins AS (
-  INSERT INTO mq.messages (message_id, queue, priority, run_at, type, schema_version, key, occurred_at,
-                           trace_id, producer, payload, dedup_key)
-  SELECT id, q, pr, now() + d * interval '1 millisecond', t, v, k, o, tr, p, pl, dk FROM chosen
-  ON CONFLICT (message_id) DO NOTHING
-  RETURNING queue))sql";
-}
-
 void validate_outgoing(const outgoing_message& m) {
   if (!is_valid_queue_name(m.queue))
     throw std::invalid_argument("invalid queue name: " + m.queue);
   if (m.message.message_id.empty() || m.message.type.empty())
     throw std::invalid_argument("message id and type are required");
-}
-
-std::string publish_rows(std::span<const outgoing_message> messages) {
-  std::vector<const outgoing_message*> order;
-  order.reserve(messages.size());
-  for (const auto& m : messages) {
-    validate_outgoing(m);
-    order.push_back(&m);
-  }
-  std::stable_sort(order.begin(), order.end(), [](const outgoing_message* a, const outgoing_message* b) {
-    return std::tie(a->queue, a->dedup_key) < std::tie(b->queue, b->dedup_key);
-  });
-  nlohmann::json rows = nlohmann::json::array();
-  for (const auto* m : order) {
-    const auto& e = m->message;
-    rows.push_back({{"id", e.message_id},
-                    {"q", m->queue},
-                    {"t", e.type},
-                    {"v", e.schema_version},
-                    {"k", e.key},
-                    {"o", format_timestamp(e.occurred_at)},
-                    {"tr", e.trace_id},
-                    {"p", e.producer},
-                    {"pl", e.payload},
-                    {"pr", m->priority},
-                    {"d", std::max<long long>(0, m->delay.count())},
-                    {"dk", m->dedup_key ? nlohmann::json(*m->dedup_key) : nlohmann::json(nullptr)}});
-  }
-  return rows.dump();
 }
 
 std::string uuid_array(const std::vector<std::string>& ids) {

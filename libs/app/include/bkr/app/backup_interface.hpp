@@ -37,9 +37,8 @@ class backup_interface {
 };
 
 /// The default adapter: publishes the store request on `backup-interface.<provider>.store-request`
-/// (domain::store_request_queue) in the stage's transaction, keyed and de-duplicated by backupRequestId
-/// (dedup key `StoreRequest:<backupRequestId>`). Immutable after construction; thread-safe. The clock must
-/// outlive it.
+/// (domain::store_request_queue) in the stage's transaction, keyed by backupRequestId. Immutable after
+/// construction; thread-safe. The clock must outlive it.
 class queue_backup_interface final : public backup_interface {
  public:
   queue_backup_interface(const bkr::clock& clock, std::string producer)

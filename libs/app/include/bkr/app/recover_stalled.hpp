@@ -5,7 +5,6 @@
 #include "bkr/common/clock.hpp"
 #include "bkr/common/log.hpp"
 #include "bkr/domain/types.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/storage/backup_request_repository.hpp"
 #include "bkr/storage/connection_pool.hpp"
 #include "bkr/storage/unit_of_work.hpp"
@@ -52,7 +51,7 @@ std::vector<stalled_request> plan_recovery(std::vector<stalled_request> candidat
 
 struct recovery_report {
   bool leader = false;       ///< false: another process held the recovery lock; nothing was looked at
-  std::string run_id;        ///< names the run in dedup keys and trace ids
+  std::string run_id;        ///< names the run in trace ids
   std::size_t received = 0;  ///< re-published on backup-request.received
   std::size_t allowed = 0;   ///< re-published on backup-request.allowed
   std::size_t pending = 0;   ///< stalled candidates skipped because a message for them is still queued
@@ -61,9 +60,9 @@ struct recovery_report {
 };
 
 /// Port: which of `keys` (backupRequestIds) still have a message on `queue`, read in `uow`. A message that
-/// is ready, delayed (retry backoff) or leased counts, and so does a dead letter: a dead-lettered request
-/// is the operator's to redrive (`bkrctl dead-letters redrive`), never re-published by the sweep, so that
-/// poison never loops.
+/// is not consumed yet (after its cursor, or in the delay lane) counts, and so does a dead letter: a
+/// dead-lettered request is the operator's to redrive (`bkrctl dead-letters redrive`), never re-published by
+/// the sweep, so that poison never loops.
 class pending_messages {
  public:
   virtual ~pending_messages() = default;
@@ -71,16 +70,11 @@ class pending_messages {
                                         std::span<const std::string> keys) = 0;
 };
 
-/// pending_messages over the Postgres backend (either model: messaging::postgres::pending_keys).
+/// pending_messages over the Postgres backend (messaging::postgres::pending_keys).
 class postgres_pending_messages final : public pending_messages {
  public:
-  postgres_pending_messages() = default;
-  explicit postgres_pending_messages(messaging::postgres::model model) : model_(model) {}
   std::set<std::string> pending(storage::unit_of_work& uow, std::string_view queue,
                                 std::span<const std::string> keys) override;
-
- private:
-  messaging::postgres::model model_ = messaging::postgres::model::log;
 };
 
 /// The transaction-level advisory lock that makes one run at a time the leader per database.
@@ -96,16 +90,9 @@ inline constexpr std::int64_t recovery_lock_key = 0x626b722d72656376;  // "bkr-r
 /// already done. Thread-safe (each run uses its own pooled connection); its references must outlive it.
 class recover_stalled {
  public:
-  /// Publishes with the `model` of the pipeline's queues.
   recover_stalled(storage::connection_pool& pool, const storage::backup_request_repository& requests,
-                  pending_messages& pending, const bkr::clock& clock, std::string producer,
-                  messaging::postgres::model model = messaging::postgres::model::log)
-      : pool_(pool),
-        requests_(requests),
-        pending_(pending),
-        clock_(clock),
-        producer_(std::move(producer)),
-        model_(model) {}
+                  pending_messages& pending, const bkr::clock& clock, std::string producer)
+      : pool_(pool), requests_(requests), pending_(pending), clock_(clock), producer_(std::move(producer)) {}
 
   recovery_report run_once(const recovery_options& options);
 
@@ -115,14 +102,12 @@ class recover_stalled {
   pending_messages& pending_;
   const bkr::clock& clock_;
   std::string producer_;
-  messaging::postgres::model model_;
 };
 
 /// One run with the default repository, the Postgres pending-message probe and the system clock: what
 /// `bkrctl recover` calls.
 recovery_report recover_stalled_requests(storage::connection_pool& pool, const recovery_options& options,
-                                         std::string producer = "bkrctl",
-                                         messaging::postgres::model model = messaging::postgres::model::log);
+                                         std::string producer = "bkrctl");
 
 /// Runs recover_stalled every `interval` on its own thread (the first run after one interval). Failures are
 /// logged and the next run comes at the next interval. start() once; stop() joins (also in the

@@ -5,7 +5,6 @@
 #include "bkr/app/recover_stalled.hpp"
 #include "bkr/common/config.hpp"
 #include "bkr/common/error.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/retry_policy.hpp"
 
 #include <spdlog/common.h>
@@ -45,8 +44,7 @@ struct worker_config {
   std::string ops_bind = "127.0.0.1";
   std::uint16_t ops_port = 0;
   std::size_t batch_size = 64;
-  bool synchronous_commit = false;                                     ///< consumer.synchronous_commit
-  messaging::postgres::model model = messaging::postgres::model::log;  ///< messaging.model
+  bool synchronous_commit = false;  ///< consumer.synchronous_commit
   std::chrono::milliseconds lease{5000};
   std::chrono::milliseconds poll_min{20};
   std::chrono::milliseconds poll_max{1000};

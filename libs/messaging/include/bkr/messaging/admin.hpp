@@ -18,9 +18,10 @@ namespace bkr::messaging {
 
 struct queue_stats {
   std::string queue;
-  std::uint64_t ready = 0;    ///< runnable now
-  std::uint64_t leased = 0;   ///< claimed by a consumer
-  std::uint64_t delayed = 0;  ///< waiting for run_at (delayed publish or retry backoff)
+  /// Not consumed yet and due: after a partition's cursor (also those a batch has in hand until it settles,
+  /// and those the watermark holds back), or due in the delay lane.
+  std::uint64_t ready = 0;
+  std::uint64_t delayed = 0;  ///< in the delay lane, not due yet (delayed publish or retry backoff)
   std::uint64_t dead = 0;     ///< dead letters from this queue
   std::optional<std::chrono::milliseconds> oldest_ready_age;
   std::uint64_t processed = 0;  ///< committed since the queue existed
@@ -36,7 +37,6 @@ struct queue_stats {
 struct dead_letter {
   std::string queue;
   envelope message;  ///< message.attempt: attempts made
-  int priority = 0;
   std::string reason;
   std::string last_error;
   timestamp first_seen{};  ///< first publish

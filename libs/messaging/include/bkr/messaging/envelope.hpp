@@ -49,18 +49,13 @@ nlohmann::json to_json(const envelope& e);
 /// Parses the wire form; errc::invalid_envelope names the offending field.
 result<envelope> envelope_from_json(const nlohmann::json& j);
 
-/// What a producer publishes: an envelope addressed to a queue, with delivery options.
+/// What a producer publishes: an envelope addressed to a queue, delivered in publish order (no priorities)
+/// and not de-duplicated (consumers are idempotent).
 struct outgoing_message {
   std::string queue;
   envelope message;
-  /// A second publish with the same (queue, dedup_key) is a no-op. Producers use default_dedup_key().
-  std::optional<std::string> dedup_key;
-  int priority = 0;                    ///< larger runs first; 0..9 by convention
   std::chrono::milliseconds delay{0};  ///< not delivered before publish time (commit time) + delay
 };
-
-/// `type:key`, the pipeline's de-duplication key (one message of a type per backup request).
-std::string default_dedup_key(const envelope& e);
 
 /// True for names made of [a-z0-9._-] with 1..200 characters (queue names are also NOTIFY payloads).
 bool is_valid_queue_name(std::string_view queue);

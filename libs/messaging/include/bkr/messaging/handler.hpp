@@ -20,7 +20,6 @@ namespace bkr::messaging {
 struct delivery {
   std::string queue;
   envelope message;
-  int priority = 0;
 };
 
 enum class outcome {

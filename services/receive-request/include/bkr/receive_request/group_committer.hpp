@@ -64,12 +64,10 @@ struct commit_outcome {
 /// recorded, by a committed transaction or earlier in this batch, makes its request `replayed` with the
 /// stored answer; a concurrent transaction holding the same key is waited for. Every other request is
 /// `committed` once the caller commits. Throws database errors (storage's types). `keys` has the size of
-/// `messages`.
-/// The messages are published with `model`'s bulk path (messaging::postgres::publish_bulk).
+/// `messages`. The messages are published in one statement (messaging::postgres::publish_bulk).
 std::vector<commit_outcome> write_batch(storage::unit_of_work& uow,
                                         std::span<const messaging::outgoing_message> messages,
-                                        std::span<const idempotency_record* const> keys,
-                                        messaging::postgres::model model = messaging::postgres::model::log);
+                                        std::span<const idempotency_record* const> keys);
 
 /// Collects the messages of concurrent requests and writes them in shared transactions: `writers` threads
 /// each take up to `max_batch` waiting requests, write them with write_batch and one commit, then wake

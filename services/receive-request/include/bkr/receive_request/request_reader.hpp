@@ -3,7 +3,7 @@
 #pragma once
 
 #include "bkr/domain/types.hpp"
-#include "bkr/messaging/postgres/model.hpp"
+#include "bkr/messaging/postgres/backend.hpp"
 #include "bkr/storage/connection_pool.hpp"
 
 #include <optional>
@@ -25,8 +25,7 @@ struct request_snapshot {
 /// still queued (or dead-lettered, not stored yet) is reported as the Accepted request it describes.
 /// Returns nullopt when neither exists. Blocking (libpqxx): call it on a blocking thread. Throws storage's
 /// database errors.
-std::optional<request_snapshot> read_backup_request(
-    storage::connection_pool& pool, std::string_view backup_request_id,
-    messaging::postgres::model model = messaging::postgres::model::log);
+std::optional<request_snapshot> read_backup_request(storage::connection_pool& pool,
+                                                    std::string_view backup_request_id);
 
 }  // namespace bkr::receive_request

@@ -4,7 +4,6 @@
 #include "bkr/auth/settings.hpp"
 #include "bkr/common/config.hpp"
 #include "bkr/common/error.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 
 #include <spdlog/common.h>
 
@@ -26,8 +25,6 @@ struct group_commit_options {
   /// How long a request waits for its commit before it is answered 503 (Postgres unreachable or slow).
   std::chrono::milliseconds timeout{2000};
   std::size_t writers = 2;  ///< transactions in flight at once (each on its own thread and connection)
-  /// How accepted messages are published (messaging.model).
-  messaging::postgres::model model = messaging::postgres::model::log;
 };
 
 /// Everything the service needs, validated. Value type.

@@ -67,9 +67,6 @@ domain::store_status_reply make_reply(const domain::store_request& request, fail
 messaging::envelope store_request_envelope(const domain::store_request& request, std::string producer,
                                            std::string trace_id, const bkr::clock& clock);
 
-/// `StoreRequest:<backupRequestId>`, the de-duplication key SendToInterface's queue adapter uses too.
-std::string store_request_dedup_key(std::string_view backup_request_id);
-
 /// The reply as a message of the store-status contract (type StoreStatusReply, schema version 1), carrying
 /// the trace id of the store request that caused it.
 messaging::envelope reply_envelope(const domain::store_status_reply& reply, std::string producer,

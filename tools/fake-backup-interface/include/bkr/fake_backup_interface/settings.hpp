@@ -5,7 +5,6 @@
 #include "bkr/common/error.hpp"
 #include "bkr/domain/types.hpp"
 #include "bkr/fake_backup_interface/behaviour.hpp"
-#include "bkr/messaging/postgres/model.hpp"
 #include "bkr/messaging/retry_policy.hpp"
 
 #include <spdlog/common.h>
@@ -36,8 +35,7 @@ inline constexpr std::string_view reply_outbox_queue = "fake-backup-interface.re
 
 /// Everything the fake needs, validated. Value type.
 struct settings {
-  std::string database_url;                                            ///< secret: never logged
-  messaging::postgres::model model = messaging::postgres::model::log;  ///< messaging.model
+  std::string database_url;  ///< secret: never logged
   std::size_t pool_size = 8;
 
   std::vector<domain::provider> providers{domain::provider::local, domain::provider::cloud_a,

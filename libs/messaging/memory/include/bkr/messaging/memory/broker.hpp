@@ -35,7 +35,6 @@ class transaction final : public publisher {
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;
 
-  /// `dedup_key` and `priority` are ignored (log order, consumers are idempotent).
   void publish(outgoing_message message) override;
   void commit();
   void rollback() { pending_.clear(); }
@@ -55,8 +54,8 @@ class broker final : public admin {
   broker(const broker&) = delete;
   broker& operator=(const broker&) = delete;
 
-  // admin. stats(): `leased` is always 0 (messages in hand stay ready until their batch settles, as in the
-  // log backend), `held_back` too (nothing becomes visible before its commit, so nothing waits behind one).
+  // admin. stats(): messages in hand stay ready until their batch settles (as in the Postgres backend);
+  // `held_back` is always 0 (nothing becomes visible before its commit, so nothing waits behind one).
   std::vector<queue_stats> stats() override;
   std::vector<waiting_message> peek(std::string_view queue, std::size_t limit) override;
   std::vector<dead_letter> list_dead_letters(std::optional<std::string> queue, std::size_t limit) override;

@@ -24,9 +24,9 @@
 namespace bkr::messaging::postgres {
 
 /// Appends `messages` to the log inside `tx` in one statement (those with a delay go to the delay lane).
-/// Nothing is visible before `tx` commits. `dedup_key` and `priority` are ignored: the log keeps publish
-/// order and does not de-duplicate (consumers are idempotent). Returns the number of rows written. Does not
-/// ring doorbells: call ring_doorbells() after the commit. Throws std::invalid_argument on a bad message.
+/// Nothing is visible before `tx` commits. The log keeps publish order and does not de-duplicate (consumers
+/// are idempotent). Returns the number of rows written. Does not ring doorbells: call ring_doorbells()
+/// after the commit. Throws std::invalid_argument on a bad message.
 std::size_t append_to_log(pqxx::transaction_base& tx, std::span<const outgoing_message> messages);
 /// Same, as a statement prepared once per pooled connection of `uow`.
 std::size_t append_to_log(bkr::storage::unit_of_work& uow, std::span<const outgoing_message> messages);
@@ -96,8 +96,10 @@ class log_consumer final : public consumer_loop {
   log_consumer_options log_;
   std::unique_ptr<owner> owner_;
   std::chrono::steady_clock::time_point next_maintenance_{};  ///< loop thread only
-  /// The next wait while committed rows are held back by the watermark (doubles up to poll_max).
+  /// The next wait while committed rows are held back by the watermark (doubles up to held_wait_max, or
+  /// poll_max when that is shorter).
   std::chrono::milliseconds held_wait_{1};
+  static constexpr std::chrono::milliseconds held_wait_max{64};
 };
 
 /// Admin operations over the log model (stats with lag per queue, delay lane, dead letters, redrive into the

@@ -14,6 +14,9 @@
 
 namespace bkr::messaging::postgres {
 
+/// The NOTIFY channel of the doorbells; the payload is the queue name.
+inline constexpr const char* notify_channel = "bkr_mq";
+
 /// Owns a dedicated connection and a thread. Reconnects after failures and then wakes every subscriber,
 /// since notifications may have been missed: LISTEN is a hint, the consumers' polling keeps them correct.
 /// Thread-safe; must outlive the consumers subscribed to it; stop() (or the destructor) joins.
