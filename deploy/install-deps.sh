@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and run dependency of bkr from Debian 12 packages. Idempotent: installs only what is
 # missing. Used by the README commands, CI and the Dockerfile.
-#   deploy/install-deps.sh            build + run + test dependencies
+#   deploy/install-deps.sh            build + run + test dependencies (with the deployment files' validators)
 #   deploy/install-deps.sh --runtime  only what the built binaries need at run time (container image)
 set -euo pipefail
 
@@ -25,10 +25,14 @@ run_pkgs=(
 )
 runtime_pkgs=(libpqxx-6.4 libspdlog1.10 libfmt9 libssl3 libboost-url1.81.0 ca-certificates)
 tool_pkgs=(wrk nodejs npm)                # load generator; pm2 runs on Node (installed by npm into the project)
+check_pkgs=(
+  docker-compose                          # tests validate deploy/docker-compose.yml with `docker-compose config`
+  python3 python3-yaml                    # tests read the normalised compose file and fly.toml (tomllib)
+)
 
 mode=${1:-all}
 case "$mode" in
-  all) wanted=("${build_pkgs[@]}" "${run_pkgs[@]}" "${tool_pkgs[@]}") ;;
+  all) wanted=("${build_pkgs[@]}" "${run_pkgs[@]}" "${tool_pkgs[@]}" "${check_pkgs[@]}") ;;
   --build) wanted=("${build_pkgs[@]}") ;;
   --runtime) wanted=("${runtime_pkgs[@]}") ;;
   *) echo "install-deps.sh: unknown option '$mode' (use --build, --runtime or nothing)" >&2; exit 2 ;;
