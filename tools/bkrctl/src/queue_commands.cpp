@@ -18,7 +18,8 @@ namespace bkr::bkrctl {
 namespace {
 
 constexpr const char* queues_usage = R"(usage: bkrctl queues <command>
-  stats [--json]         per queue: ready (of which held back by a long transaction), delayed, dead, oldest
+  stats [--json]         per queue: ready (of which held back by a long transaction; a deep backlog is
+                         counted up to 10000 per partition, shown as 10000+), delayed, dead, oldest
                          ready age, processed/retried/dead-lettered
   pause QUEUE            consumers stop claiming from QUEUE (publishing continues)
   resume QUEUE
@@ -139,7 +140,8 @@ int queues(const context& ctx, std::span<const std::string> args) {
                        {"retried", s.retried},
                        {"deadLettered", s.dead_lettered},
                        {"paused", s.paused},
-                       {"heldBack", s.held_back}});
+                       {"heldBack", s.held_back},
+                       {"readyCapped", s.ready_capped}});
       }
       ctx.out << arr.dump(2) << "\n";
       return 0;
@@ -149,10 +151,12 @@ int queues(const context& ctx, std::span<const std::string> args) {
             << std::setw(12) << "PROCESSED" << std::setw(9) << "RETRIED" << std::setw(8) << "DEAD-L"
             << "  STATE\n";
     for (const auto& s : all) {
-      ctx.out << std::left << std::setw(44) << s.queue << std::right << std::setw(9) << s.ready
-              << std::setw(9) << s.held_back << std::setw(9) << s.delayed << std::setw(7) << s.dead
-              << std::setw(10) << age_text(s.oldest_ready_age) << std::setw(12) << s.processed << std::setw(9)
-              << s.retried << std::setw(8) << s.dead_lettered << "  " << (s.paused ? "paused" : "active");
+      // A deep backlog is counted up to a cap per partition: "10000+" is at least that.
+      const auto ready = std::to_string(s.ready) + (s.ready_capped ? "+" : "");
+      ctx.out << std::left << std::setw(44) << s.queue << std::right << std::setw(9) << ready << std::setw(9)
+              << s.held_back << std::setw(9) << s.delayed << std::setw(7) << s.dead << std::setw(10)
+              << age_text(s.oldest_ready_age) << std::setw(12) << s.processed << std::setw(9) << s.retried
+              << std::setw(8) << s.dead_lettered << "  " << (s.paused ? "paused" : "active");
       // HELD: ready messages a long-running write transaction elsewhere in the cluster holds back.
       if (s.held_back > 0)
         ctx.out << " (held back by a long transaction)";

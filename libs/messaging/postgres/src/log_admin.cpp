@@ -24,18 +24,28 @@ UNION SELECT queue FROM mq.counters UNION SELECT queue FROM mq.queues UNION SELE
 ORDER BY 1
 )sql";
 
-// One queue: per partition the committed rows after its cursor (all rows where it has none), and how many
-// of them the safe watermark still holds back; the delay lane; dead letters; counters.
+// One queue: per partition the committed rows after its cursor (all rows where it has none), counted up to
+// $2 per partition (NULL: all), and how many of them the safe watermark still holds back; the oldest of them
+// (the first after each cursor, one index probe); the delay lane; dead letters; counters. Counting is a range
+// scan of the position index, so the cap keeps a deep backlog from costing a worker's gauges its depth.
 const std::string stats_sql = R"sql(
 WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
 )sql" + log_sql::partitions_cte +
                               R"sql(,
+pc AS (
+  SELECT p.part, coalesce(c.tx, '0'::xid8) AS ctx, coalesce(c.seq, 0) AS cseq
+  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part),
 l AS (
-  SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held, min(m.enqueued_at) AS oldest
-  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part CROSS JOIN w
-  JOIN LATERAL (SELECT m.tx, m.enqueued_at FROM mq.log m
-                WHERE m.queue = $1 AND m.part = p.part
-                  AND (m.tx, m.seq) > (coalesce(c.tx, '0'::xid8), coalesce(c.seq, 0))) m ON true),
+  SELECT sum(n.ready) AS ready, sum(n.held) AS held, bool_or(n.ready >= $2) AS capped,
+         min(f.enqueued_at) AS oldest
+  FROM pc CROSS JOIN w
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held
+    FROM (SELECT m.tx FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
+          LIMIT $2) m) n
+  LEFT JOIN LATERAL (
+    SELECT m.enqueued_at FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
+    ORDER BY m.tx, m.seq LIMIT 1) f ON true),
 d AS (
   SELECT count(*) FILTER (WHERE run_at <= now()) AS due, count(*) FILTER (WHERE run_at > now()) AS later,
          min(run_at) FILTER (WHERE run_at <= now()) AS oldest
@@ -45,7 +55,7 @@ SELECT l.ready + d.due, d.later, (SELECT count(*) FROM mq.dead_letters WHERE que
        (extract(epoch from now() - least(l.oldest, d.oldest)) * 1000)::bigint,
        coalesce((SELECT sum(processed) FROM mq.cursors WHERE queue = $1), 0) + coalesce(k.p, 0),
        coalesce(k.r, 0), coalesce(k.dl, 0), coalesce((SELECT paused FROM mq.queues WHERE queue = $1), false),
-       l.held
+       l.held, coalesce(l.capped, false)
 FROM l, d, k
 )sql";
 
@@ -144,8 +154,13 @@ std::size_t sum_column(const pqxx::result& r, int col) {
   return n;
 }
 
-queue_stats stats_in(pqxx::transaction_base& tx, const std::string& queue) {
-  const auto row = tx.exec_params1(stats_sql, queue);
+/// Backlog rows counted per partition for stats() and stats_of(); beyond it `ready` is a lower bound.
+constexpr long long count_cap = 10000;
+
+/// `cap`: rows counted per partition (nullopt: all of them).
+queue_stats stats_in(pqxx::transaction_base& tx, const std::string& queue,
+                     std::optional<long long> cap = count_cap) {
+  const auto row = tx.exec_params1(stats_sql, queue, cap);
   queue_stats s;
   s.queue = queue;
   s.ready = row[0].as<std::uint64_t>();
@@ -158,6 +173,7 @@ queue_stats stats_in(pqxx::transaction_base& tx, const std::string& queue) {
   s.dead_lettered = row[6].as<std::uint64_t>();
   s.paused = row[7].as<bool>();
   s.held_back = row[8].as<std::uint64_t>();
+  s.ready_capped = row[9].as<bool>();
   return s;
 }
 
@@ -258,7 +274,7 @@ std::size_t log_admin::purge_queue(std::string_view queue) {
   // What the cursors skip (the ready rows of the log), then the skip itself: a consumer mid-batch holds its
   // cursor locked, so this waits for that batch, and the rows it settled are not counted twice.
   tx.exec_params("SELECT 1 FROM mq.cursors WHERE queue = $1 ORDER BY part FOR UPDATE", q);
-  const auto before = stats_in(tx, q);
+  const auto before = stats_in(tx, q, std::nullopt);  // the exact count: what the skip drops
   const auto lane_due =
       tx.exec_params1("SELECT count(*) FROM mq.delayed WHERE queue = $1 AND run_at <= now()", q)[0]
           .as<std::uint64_t>();

@@ -31,6 +31,9 @@ struct queue_stats {
   /// Log backend: how many of the ready messages the safe watermark still holds back (a write transaction
   /// that has been running since before they committed, anywhere in the cluster, delays them).
   std::uint64_t held_back = 0;
+  /// `ready` (and `held_back`) stopped counting at the backend's cap (the Postgres backend counts 10,000
+  /// rows per partition): the backlog is at least that deep; `oldest_ready_age` is exact either way.
+  bool ready_capped = false;
 };
 
 /// A message that will not run again unless redriven. Keeps its provenance.
