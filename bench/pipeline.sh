@@ -230,6 +230,8 @@ read -r half_p50 half_p99 <<<"$(latency half)"
 half_rate=$(awk -v n="$half_n" -v us="$(bench_field duration_us "$half_line")" 'BEGIN {printf "%.0f", n / (us / 1e6)}')
 
 echo "== 100: a fixed 100 requests/s for $duration" >&2
+# Calls per statement during this phase (the light-load cost follows the statements), printed at the end.
+[ "$BKR_BENCH_PG_STATS" = 1 ] && sql "CREATE TABLE bench_calls_before AS SELECT queryid, calls FROM pg_stat_statements" >/dev/null
 measure_begin
 phase p100 "$duration" 100
 measure_load_end
@@ -237,6 +239,13 @@ p100_n=$phase_n
 settle p100
 measure_end p100 "$p100_n"
 read -r p100_p50 p100_p99 <<<"$(latency p100)"
+p100_statements=""
+if [ "$BKR_BENCH_PG_STATS" = 1 ]; then
+  p100_statements=$(psql -X -P pager=off "$db" -c "SELECT round((s.calls - coalesce(b.calls, 0))::numeric / $p100_n, 2) AS per_request,
+      left(regexp_replace(s.query, '\s+', ' ', 'g'), 150) AS query
+    FROM pg_stat_statements s LEFT JOIN bench_calls_before b USING (queryid)
+    WHERE s.calls > coalesce(b.calls, 0) ORDER BY s.calls - coalesce(b.calls, 0) DESC LIMIT 25")
+fi
 
 echo "== 1000: a fixed 1000 requests/s for $duration" >&2
 measure_begin
@@ -313,6 +322,7 @@ echo "load average before: $load_before; after: $load_after ($(nproc) CPUs share
 echo "fake interface (not counted above) CPU per request: $cpu_fake_ms ms"
 echo "check: $verdict"
 bench_pg_top_statements
+[ -n "$p100_statements" ] && printf '== statements per request at 100/s\n%s\n' "$p100_statements"
 echo
 echo "RESULT sent_per_s=$sent_per_s succeeded_per_s=$succeeded_per_s sent_p50_ms=$half_p50 sent_p99_ms=$half_p99 sent_p99_at_1000_ms=$k_p99 cpu_ms_per_req=$cpu_ms busy_pct_at_100=${f_busy[p100]} writes_per_req=${f_writes[max]} statements_per_req=${f_stmts[max]} wal_bytes_per_req=${f_wal[max]} worker_rss_mb=$worker_rss"
 [ "$verdict" = ok ]
