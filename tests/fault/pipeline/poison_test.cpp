@@ -141,7 +141,7 @@ void inject(const std::string& conninfo, const std::vector<poison>& wave) {
   tx.commit();
   pqxx::nontransaction ring(c);
   for (const auto& p : wave)
-    ring.exec_params("SELECT pg_notify('bkr_mq', $1)", p.queue);
+    ring.exec_params("SELECT pg_notify(mq.channel($1), '')", p.queue);
 }
 
 }  // namespace

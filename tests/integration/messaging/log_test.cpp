@@ -365,7 +365,7 @@ TEST_CASE("log: consumed log partitions are dropped whole, unconsumed ones kept"
   CHECK(scalar(h, "SELECT count(*) FROM mq.log_default") == 0);
 }
 
-TEST_CASE("log: stats count a deep backlog up to a cap and say so; purge counts it all", "[messaging][log]") {
+TEST_CASE("log: stats count a deep backlog up to a cap and say so, purge counts it all", "[messaging][log]") {
   bkr::test::log_harness h;
   constexpr int n = 10050;  // above the 10,000 rows counted per partition
   {

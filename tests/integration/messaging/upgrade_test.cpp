@@ -42,7 +42,8 @@ TEST_CASE("the job table's waiting messages move to the delay lane when it is dr
   }
   const std::vector<bkr::storage::migration_set> now{all};
   const auto applied = bkr::storage::migrate(conn, now);
-  REQUIRE(applied == std::vector<std::string>{"mq/0003_drop_job_table.sql"});
+  REQUIRE(applied.size() == all.migrations->size() - 2);
+  CHECK(applied.front() == "mq/0003_drop_job_table.sql");
   {
     pqxx::read_transaction tx(conn);
     CHECK(tx.exec1("SELECT to_regclass('mq.messages') IS NULL AND to_regclass('mq.dedup_keys') IS NULL")[0]

@@ -88,7 +88,7 @@ ins AS (
          now(), 0, message_id, type, schema_version, key, occurred_at, trace_id, producer, payload, first_seen,
          last_error
   FROM d RETURNING queue)
-SELECT s.q, s.n, pg_notify('bkr_mq', s.q)::text FROM (SELECT queue AS q, count(*) AS n FROM ins GROUP BY queue) s
+SELECT s.q, s.n, pg_notify(mq.channel(s.q), '')::text FROM (SELECT queue AS q, count(*) AS n FROM ins GROUP BY queue) s
 )sql";
 
 // Moves every cursor of the queue to the last row below the watermark (creating cursors where none exist).

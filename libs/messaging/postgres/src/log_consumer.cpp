@@ -273,7 +273,7 @@ settle_statement build_settlement(const settlement& s, const std::string& queue,
       out.shape += a == "pub_log" ? 'p' : 'P';
     }
     if (ring_inside) {
-      ctes.push_back("bell AS (SELECT pg_notify('bkr_mq', q) FROM unnest(" +
+      ctes.push_back("bell AS (SELECT pg_notify(mq.channel(q), '') FROM unnest(" +
                      p.add(storage::text_array_literal(log_sql::queues_of(s.publishes))) + "::text[]) AS q)");
       counted.push_back("bell");
       out.shape += 'b';

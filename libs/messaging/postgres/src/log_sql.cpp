@@ -95,7 +95,7 @@ void ring(pqxx::connection& conn, const std::vector<std::string>& queues) {
     return;
   pqxx::nontransaction tx(conn);
   tx.exec_params(
-      "SELECT set_config('synchronous_commit', 'off', true), pg_notify('bkr_mq', q)::text "
+      "SELECT set_config('synchronous_commit', 'off', true), pg_notify(mq.channel(q), '')::text "
       "FROM unnest($1::text[]) AS q",
       storage::text_array_literal(queues));
 }
