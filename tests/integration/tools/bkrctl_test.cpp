@@ -299,6 +299,20 @@ TEST_CASE("status finds an Accepted request still on the log, queues stats count
   INFO(grow.err);
   CHECK(grow.exit_code == 0);
   CHECK_THAT(grow.out, Catch::Contains("has 4 partition(s)"));
+  // Per partition: the one message stays in partition 0, where it was written before the queue grew.
+  auto parts = run_process({bkrctl(), "queues", "stats", "--json"}, env);
+  REQUIRE(parts.exit_code == 0);
+  const auto by_part = nlohmann::json::parse(parts.out).at(0).at("partitions");
+  REQUIRE(by_part.size() == 4);
+  int lag = 0;
+  for (const auto& p : by_part) {
+    lag += p.at("lag").get<int>();
+    CHECK(p.at("lagAgeMs").is_null() == (p.at("lag").get<int>() == 0));
+  }
+  CHECK(lag == 1);
+  auto text = run_process({bkrctl(), "queues", "stats", "--partitions"}, env);
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("partition 3: lag "));
   auto shrink = run_process({bkrctl(), "queues", "partitions", "backup-request.accepted", "2"}, env);
   CHECK(shrink.exit_code == 1);
   CHECK_THAT(shrink.err, Catch::Contains("may only grow"));

@@ -18,9 +18,12 @@ namespace bkr::bkrctl {
 namespace {
 
 constexpr const char* queues_usage = R"(usage: bkrctl queues <command>
-  stats [--json]         per queue: ready (of which held back by a long transaction; a deep backlog is
+  stats [--json] [--partitions]
+                         per queue: ready (of which held back by a long transaction; a deep backlog is
                          counted up to 10000 per partition, shown as 10000+), delayed, dead, oldest
-                         ready age, processed/retried/dead-lettered
+                         ready age, processed/retried/dead-lettered; --partitions (always in --json):
+                         per partition the lag behind the log (rows and age of the oldest), held back,
+                         delayed, processed
   pause QUEUE            consumers stop claiming from QUEUE (publishing continues)
   resume QUEUE
   purge QUEUE            skip the ready and delayed messages of QUEUE committed so far (a batch in a
@@ -115,7 +118,7 @@ int queues(const context& ctx, std::span<const std::string> args) {
     return args.empty() ? 2 : 0;
   }
   const std::string sub = args[0];
-  auto parsed = parse(args.subspan(1), {}, {"--json"}, ctx.err);
+  auto parsed = parse(args.subspan(1), {}, {"--json", "--partitions"}, ctx.err);
   if (!parsed) {
     ctx.err << queues_usage;
     return 2;
@@ -127,9 +130,20 @@ int queues(const context& ctx, std::span<const std::string> args) {
   auto& admin = *admin_port;
   if (sub == "stats") {
     auto all = admin.stats();
+    messaging::postgres::log_admin log_admin(*pool);
     if (parsed->has("--json")) {
       auto arr = nlohmann::json::array();
       for (const auto& s : all) {
+        auto parts = nlohmann::json::array();
+        for (const auto& p : log_admin.partitions_of(s.queue))
+          parts.push_back(
+              {{"partition", p.partition},
+               {"lag", p.lag},
+               {"lagCapped", p.lag_capped},
+               {"lagAgeMs", p.lag_age ? nlohmann::json(p.lag_age->count()) : nlohmann::json(nullptr)},
+               {"heldBack", p.held_back},
+               {"delayed", p.delayed},
+               {"processed", p.processed}});
         arr.push_back({{"queue", s.queue},
                        {"ready", s.ready},
                        {"delayed", s.delayed},
@@ -141,7 +155,8 @@ int queues(const context& ctx, std::span<const std::string> args) {
                        {"deadLettered", s.dead_lettered},
                        {"paused", s.paused},
                        {"heldBack", s.held_back},
-                       {"readyCapped", s.ready_capped}});
+                       {"readyCapped", s.ready_capped},
+                       {"partitions", std::move(parts)}});
       }
       ctx.out << arr.dump(2) << "\n";
       return 0;
@@ -161,6 +176,11 @@ int queues(const context& ctx, std::span<const std::string> args) {
       if (s.held_back > 0)
         ctx.out << " (held back by a long transaction)";
       ctx.out << "\n";
+      if (parsed->has("--partitions"))
+        for (const auto& p : log_admin.partitions_of(s.queue))
+          ctx.out << "  partition " << p.partition << ": lag " << p.lag << (p.lag_capped ? "+" : "") << " ("
+                  << age_text(p.lag_age) << "), held back " << p.held_back << ", delayed " << p.delayed
+                  << ", processed " << p.processed << "\n";
     }
     if (all.empty())
       ctx.out << "(no queues)\n";

@@ -59,6 +59,27 @@ SELECT l.ready + d.due, d.later, (SELECT count(*) FROM mq.dead_letters WHERE que
 FROM l, d, k
 )sql";
 
+// Per partition of one queue: the rows after its cursor (up to $2), of them held back, the age of the first,
+// its delay-lane rows and what its cursor has passed.
+const std::string partitions_sql = R"sql(
+WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+)sql" + log_sql::partitions_cte + R"sql(,
+pc AS (
+  SELECT p.part, coalesce(c.tx, '0'::xid8) AS ctx, coalesce(c.seq, 0) AS cseq, coalesce(c.processed, 0) AS processed
+  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part)
+SELECT pc.part, n.ready, n.ready >= $2, n.held, (extract(epoch from now() - f.enqueued_at) * 1000)::bigint,
+       (SELECT count(*) FROM mq.delayed d WHERE d.queue = $1 AND d.part = pc.part), pc.processed
+FROM pc CROSS JOIN w
+CROSS JOIN LATERAL (
+  SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held
+  FROM (SELECT m.tx FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
+        LIMIT $2) m) n
+LEFT JOIN LATERAL (
+  SELECT m.enqueued_at FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
+  ORDER BY m.tx, m.seq LIMIT 1) f ON true
+ORDER BY pc.part
+)sql";
+
 constexpr const char* dead_letter_select =
     "SELECT m.queue, m.attempts, m.reason, m.last_error, "
     "(extract(epoch from m.first_seen) * 1000)::bigint, (extract(epoch from m.last_seen) * 1000)::bigint, ";
@@ -303,6 +324,27 @@ void log_admin::resume(std::string_view queue) {
       std::string(queue));
   tx.commit();
   ring_doorbells(lease.conn(), {std::string(queue)});
+}
+
+std::vector<partition_stats> log_admin::partitions_of(std::string_view queue) {
+  std::vector<partition_stats> out;
+  if (!is_valid_queue_name(queue))
+    return out;
+  auto lease = pool_.acquire();
+  pqxx::read_transaction tx(lease.conn());
+  for (const auto& row : tx.exec_params(partitions_sql, std::string(queue), count_cap)) {
+    partition_stats p;
+    p.partition = row[0].as<int>();
+    p.lag = row[1].as<std::uint64_t>();
+    p.lag_capped = row[2].as<bool>();
+    p.held_back = row[3].as<std::uint64_t>();
+    if (!row[4].is_null())
+      p.lag_age = std::chrono::milliseconds{row[4].as<long long>()};
+    p.delayed = row[5].as<std::uint64_t>();
+    p.processed = row[6].as<std::uint64_t>();
+    out.push_back(p);
+  }
+  return out;
 }
 
 result<void> log_admin::set_partitions(std::string_view queue, int partitions) {

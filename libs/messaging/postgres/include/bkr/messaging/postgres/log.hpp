@@ -102,6 +102,18 @@ class log_consumer final : public consumer_loop {
   static constexpr std::chrono::milliseconds held_wait_max{64};
 };
 
+/// One partition of a queue: how far its cursor is behind the log, and its share of the delay lane.
+struct partition_stats {
+  int partition = 0;
+  std::uint64_t lag = 0;        ///< rows after the cursor (counted up to the stats cap)
+  bool lag_capped = false;      ///< `lag` stopped at the cap: at least that many
+  std::uint64_t held_back = 0;  ///< of them, those the safe watermark still holds back
+  /// Age of the first row after the cursor (how far behind the partition is in time); none when caught up.
+  std::optional<std::chrono::milliseconds> lag_age;
+  std::uint64_t delayed = 0;    ///< its rows in the delay lane (due or not)
+  std::uint64_t processed = 0;  ///< rows its cursor has passed
+};
+
 /// Admin operations over the log model (stats with lag per queue, delay lane, dead letters, redrive into the
 /// delay lane, purge = cursors to the head, pause/resume). Thread-safe; the pool must outlive it.
 class log_admin final : public messaging::admin {
@@ -121,6 +133,8 @@ class log_admin final : public messaging::admin {
   void resume(std::string_view queue) override;
   /// Sets the number of partitions of `queue` (it may only grow: rows already written stay where they are).
   result<void> set_partitions(std::string_view queue, int partitions);
+  /// Every partition of `queue` (at least one), in order.
+  std::vector<partition_stats> partitions_of(std::string_view queue);
 
  private:
   bkr::storage::connection_pool& pool_;
