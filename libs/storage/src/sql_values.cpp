@@ -94,18 +94,40 @@ domain::transport transport_field(const pqxx::field& f) {
 
 namespace bkr::storage {
 
+namespace {
+
+void append_quoted(std::string& out, const std::string& value) {
+  out += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
 std::string text_array_literal(std::span<const std::string> values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i != 0)
       out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
+    append_quoted(out, values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string text_array_literal(std::span<const std::optional<std::string>> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    if (values[i])
+      append_quoted(out, *values[i]);
+    else
+      out += "NULL";
   }
   out += '}';
   return out;
