@@ -66,7 +66,7 @@ class app_fixture {
   messaging::consumer_options consumer_options(const std::string& queue, int max_attempts = 10) const;
   /// A consumer with options `o` running `h`, not started and not woken by notifications (polling only).
   std::unique_ptr<messaging::consumer> new_consumer(messaging::consumer_options o, messaging::handler& h);
-  /// A started consumer of `queue` (the log model) running `h` (woken by the fixture's notifier).
+  /// A started consumer of `queue` running `h` (woken by the fixture's notifier).
   std::unique_ptr<messaging::consumer> start_consumer(const std::string& queue, messaging::handler& h,
                                                       int max_attempts = 10);
   /// Runs a consumer of `queue` with `h` until `done()` holds (or 10 s), stops it; returns done().

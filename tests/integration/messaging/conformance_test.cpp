@@ -299,7 +299,7 @@ TEMPLATE_TEST_CASE("several consumers on one queue never process a message twice
     return handler_result::commit();
   });
   constexpr int total = 600;
-  REQUIRE(h.set_partitions("c.many", 4));  // the log model shares a queue by partitions
+  REQUIRE(h.set_partitions("c.many", 4));  // consumers share a queue by partitions
   std::vector<std::unique_ptr<bkr::messaging::consumer>> consumers;
   for (int i = 0; i < 4; ++i) {
     auto o = fast("c.many");

@@ -75,7 +75,7 @@ class mq_harness {
   void kill_consumer_mid_batch(const std::string& queue, std::size_t batch, std::chrono::milliseconds lease) {
     hold(queue, batch, lease, held_in::handler)->kill();
   }
-  /// Gives `queue` this many partitions where the backend has partitions (the log model); returns whether
+  /// Gives `queue` this many partitions where the backend has partitions; returns whether
   /// that was accepted (they may only grow). Backends without partitions accept anything and do nothing.
   virtual bool set_partitions(const std::string& queue, int partitions) {
     (void)queue;

@@ -1,4 +1,4 @@
-// Memory backend: the log model of the Postgres log backend (partitions, cursors, delay lane, dead letters,
+// Memory backend: the log and cursors of the Postgres backend (partitions, cursors, delay lane, dead letters,
 // fair-share ownership, the fence), guarded by one mutex.
 #include "bkr/messaging/memory/broker.hpp"
 

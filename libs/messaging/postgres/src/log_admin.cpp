@@ -11,7 +11,7 @@
 namespace bkr::messaging::postgres {
 namespace {
 
-// Every queue the log model knows of. Queues of the log are found with one index probe per queue (a loose
+// Every queue the backend knows of. Queues of the log are found with one index probe per queue (a loose
 // index scan), not by reading the log.
 constexpr const char* queues_sql = R"sql(
 WITH RECURSIVE lq AS (

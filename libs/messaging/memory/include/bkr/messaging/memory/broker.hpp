@@ -1,4 +1,4 @@
-// The in-process backend, on the log model of the Postgres log backend (libs/messaging/README.md, "Log
+// The in-process backend, on the log and cursors of the Postgres backend (libs/messaging/README.md, "Postgres
 // backend: the contract and why it holds"): a queue is P partitions (by key hash) of an append-only log of
 // committed messages, read by one consumer group through a committed cursor per partition. Retries,
 // postponements, delayed publishes and redriven dead letters wait in a delay lane; rejects and exhausted

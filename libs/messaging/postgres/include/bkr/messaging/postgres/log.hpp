@@ -114,7 +114,7 @@ struct partition_stats {
   std::uint64_t processed = 0;  ///< rows its cursor has passed
 };
 
-/// Admin operations over the log model (stats with lag per queue, delay lane, dead letters, redrive into the
+/// Admin operations over the log (stats with lag per queue, delay lane, dead letters, redrive into the
 /// delay lane, purge = cursors to the head, pause/resume). Thread-safe; the pool must outlive it.
 class log_admin final : public messaging::admin {
  public:
