@@ -24,20 +24,19 @@ UNION SELECT queue FROM mq.counters UNION SELECT queue FROM mq.queues UNION SELE
 ORDER BY 1
 )sql";
 
-// One queue: per partition the committed rows after its cursor (all rows where it has none), counted up to
-// $2 per partition (NULL: all), and how many of them the safe watermark still holds back; the oldest of them
-// (the first after each cursor, one index probe); the delay lane; dead letters; counters. Counting is a range
-// scan of the position index, so the cap keeps a deep backlog from costing a worker's gauges its depth.
-const std::string stats_sql = R"sql(
-WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+// Per partition of one queue (`lag`): the committed rows after its cursor (all rows where it has none),
+// counted up to $2 (NULL: all), how many of them the safe watermark still holds back, the oldest of them (the
+// first after the cursor, one index probe), and what the cursor has passed. Counting is a range scan of the
+// position index, so the cap keeps a deep backlog from costing a worker's gauges its depth.
+const std::string lag_ctes = R"sql(
+w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
 )sql" + log_sql::partitions_cte +
-                              R"sql(,
+                             R"sql(,
 pc AS (
-  SELECT p.part, coalesce(c.tx, '0'::xid8) AS ctx, coalesce(c.seq, 0) AS cseq
+  SELECT p.part, coalesce(c.tx, '0'::xid8) AS ctx, coalesce(c.seq, 0) AS cseq, coalesce(c.processed, 0) AS processed
   FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part),
-l AS (
-  SELECT sum(n.ready) AS ready, sum(n.held) AS held, bool_or(n.ready >= $2) AS capped,
-         min(f.enqueued_at) AS oldest
+lag AS (
+  SELECT pc.part, pc.processed, n.ready, n.held, f.enqueued_at AS oldest
   FROM pc CROSS JOIN w
   CROSS JOIN LATERAL (
     SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held
@@ -45,7 +44,12 @@ l AS (
           LIMIT $2) m) n
   LEFT JOIN LATERAL (
     SELECT m.enqueued_at FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
-    ORDER BY m.tx, m.seq LIMIT 1) f ON true),
+    ORDER BY m.tx, m.seq LIMIT 1) f ON true))sql";
+
+// One queue: the partitions' lag summed, the delay lane, dead letters, counters.
+const std::string stats_sql = "WITH " + lag_ctes + R"sql(,
+l AS (SELECT sum(ready) AS ready, sum(held) AS held, bool_or(ready >= $2) AS capped, min(oldest) AS oldest
+      FROM lag),
 d AS (
   SELECT count(*) FILTER (WHERE run_at <= now()) AS due, count(*) FILTER (WHERE run_at > now()) AS later,
          min(run_at) FILTER (WHERE run_at <= now()) AS oldest
@@ -59,25 +63,11 @@ SELECT l.ready + d.due, d.later, (SELECT count(*) FROM mq.dead_letters WHERE que
 FROM l, d, k
 )sql";
 
-// Per partition of one queue: the rows after its cursor (up to $2), of them held back, the age of the first,
-// its delay-lane rows and what its cursor has passed.
-const std::string partitions_sql = R"sql(
-WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
-)sql" + log_sql::partitions_cte + R"sql(,
-pc AS (
-  SELECT p.part, coalesce(c.tx, '0'::xid8) AS ctx, coalesce(c.seq, 0) AS cseq, coalesce(c.processed, 0) AS processed
-  FROM p LEFT JOIN mq.cursors c ON c.queue = $1 AND c.part = p.part)
-SELECT pc.part, n.ready, n.ready >= $2, n.held, (extract(epoch from now() - f.enqueued_at) * 1000)::bigint,
-       (SELECT count(*) FROM mq.delayed d WHERE d.queue = $1 AND d.part = pc.part), pc.processed
-FROM pc CROSS JOIN w
-CROSS JOIN LATERAL (
-  SELECT count(*) AS ready, count(*) FILTER (WHERE m.tx >= w.x) AS held
-  FROM (SELECT m.tx FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
-        LIMIT $2) m) n
-LEFT JOIN LATERAL (
-  SELECT m.enqueued_at FROM mq.log m WHERE m.queue = $1 AND m.part = pc.part AND (m.tx, m.seq) > (pc.ctx, pc.cseq)
-  ORDER BY m.tx, m.seq LIMIT 1) f ON true
-ORDER BY pc.part
+// Each partition's lag with its delay-lane rows.
+const std::string partitions_sql = "WITH " + lag_ctes + R"sql(
+SELECT part, ready, ready >= $2, held, (extract(epoch from now() - oldest) * 1000)::bigint,
+       (SELECT count(*) FROM mq.delayed d WHERE d.queue = $1 AND d.part = lag.part), processed
+FROM lag ORDER BY part
 )sql";
 
 constexpr const char* dead_letter_select =
