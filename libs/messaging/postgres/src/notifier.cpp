@@ -54,6 +54,7 @@ void notifier::stop() {
 void notifier::subscribe(const std::string& queue, consumer* c) {
   std::unique_lock lock(mutex_);
   subscribers_.emplace(queue, c);
+  ++changes_;
   // The thread LISTENs within one await round; a doorbell rung before that would be missed.
   if (listening_)
     changed_.wait_for(lock, std::chrono::seconds{1},
@@ -66,6 +67,7 @@ void notifier::unsubscribe(const std::string& queue, consumer* c) {
   for (auto it = b; it != e; ++it)
     if (it->second == c) {
       subscribers_.erase(it);
+      ++changes_;
       return;
     }
 }
@@ -104,7 +106,9 @@ void notifier::run() {
       pqxx::connection conn(conninfo_);
       std::map<std::string, std::unique_ptr<receiver>> receivers;  // destroyed before conn
       // Listens on the channels of the queues with subscribers and stops listening on the others.
+      unsigned seen = 0;
       auto follow = [&] {
+        seen = changes_.load();
         const auto queues = wanted();
         for (auto it = receivers.begin(); it != receivers.end();)
           it = queues.count(it->first) != 0 ? std::next(it) : receivers.erase(it);
@@ -123,7 +127,7 @@ void notifier::run() {
       wake_all();  // anything published while we were not listening
       while (!stop_) {
         conn.await_notification(0, 20000);
-        if (wanted() != listened_)  // listened_ is only written by this thread
+        if (changes_.load() != seen)  // a subscriber came or went
           follow();
       }
       listening_ = false;

@@ -57,7 +57,8 @@ class notifier {
   std::atomic<bool> listening_{false};
   std::mutex mutex_;
   std::multimap<std::string, consumer*> subscribers_;
-  std::set<std::string> listened_;  ///< queues whose channel the connection LISTENs to (under mutex_)
+  std::set<std::string> listened_;    ///< queues whose channel the connection LISTENs to (under mutex_)
+  std::atomic<unsigned> changes_{0};  ///< bumped by every subscribe/unsubscribe: the thread looks again
   std::condition_variable changed_;
 };
 
