@@ -61,9 +61,10 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
       {.name = "consumer.lease",
        .type = value_type::duration,
        .default_value = "5s",
-       .help =
-           "how long a batch transaction or the partition-ownership session may stay silent before the "
-           "server ends it: a stopped or hung worker's partitions are free after it (a killed one's at once)",
+       .help = "how long a transaction (a batch's or any other) or the partition-ownership session may stay "
+               "silent before the server ends it: a stopped or hung worker holds no queue back and its "
+               "partitions "
+               "are free after it (a killed one's at once)",
        .min = 100,
        .max = hour_ms},
       {.name = "consumer.poll_min",

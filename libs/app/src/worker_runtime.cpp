@@ -208,7 +208,7 @@ worker_runtime::worker_runtime(worker_settings settings, const config::values& v
              {{"queue", s.settings.queue}, {"version", BKR_VERSION}, {"config", values.to_json(true)}});
 
   s.pool = std::make_unique<storage::connection_pool>(
-      storage::pool_options{s.cfg.database_url, s.cfg.pool_size, s.cfg.acquire_timeout});
+      storage::pool_options{s.cfg.database_url, s.cfg.pool_size, s.cfg.acquire_timeout, s.cfg.lease});
   if (s.cfg.migrate_on_start) {
     auto lease = s.pool->acquire();
     const storage::migration_set sets[] = {storage::storage_migrations(),

@@ -79,6 +79,8 @@ void rethrow_database_error() {
 connection_pool::connection_pool(pool_options options) : options_(std::move(options)) {
   if (options_.size == 0)
     throw std::invalid_argument("connection_pool: size must be at least 1");
+  if (options_.idle_in_transaction_timeout.count() < 0)
+    throw std::invalid_argument("connection_pool: idle_in_transaction_timeout must not be negative");
 }
 
 connection_pool::~connection_pool() = default;
@@ -87,6 +89,11 @@ std::unique_ptr<pooled_connection> connection_pool::open() const {
   auto slot = std::make_unique<pooled_connection>();
   try {
     slot->conn = std::make_unique<pqxx::connection>(options_.conninfo);
+    if (options_.idle_in_transaction_timeout.count() > 0) {
+      pqxx::nontransaction tx(*slot->conn);
+      tx.exec_params("SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                     std::to_string(options_.idle_in_transaction_timeout.count()));
+    }
   } catch (const pqxx::broken_connection& e) {
     // libpq's message names host and port, never the password.
     throw database_unavailable(std::string("cannot connect to the database: ") + e.what());

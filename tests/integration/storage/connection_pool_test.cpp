@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <optional>
 
 using namespace std::chrono_literals;
 using bkr::storage::connection_pool;
@@ -156,4 +157,48 @@ TEST_CASE("prepared statements are prepared once per connection") {
 TEST_CASE("a pool of size zero is refused") {
   CHECK_THROWS_AS(connection_pool(bkr::storage::pool_options{"host=127.0.0.1", 0, 1s}),
                   std::invalid_argument);
+}
+
+TEST_CASE("the server ends a transaction a pooled session leaves idle, so the log's watermark moves on") {
+  bkr::test::pg_test_database db;
+  SECTION("by default after 5 s") {
+    connection_pool pool(bkr::test::pool_for(db.conninfo(), 1));
+    auto lease = pool.acquire();
+    pqxx::nontransaction tx(lease.conn());
+    CHECK(tx.exec("SHOW idle_in_transaction_session_timeout")[0][0].as<std::string>() == "5s");
+  }
+  SECTION("zero leaves the server's setting") {
+    auto options = bkr::test::pool_for(db.conninfo(), 1);
+    options.idle_in_transaction_timeout = 0ms;
+    connection_pool pool(options);
+    auto lease = pool.acquire();
+    pqxx::nontransaction tx(lease.conn());
+    CHECK(tx.exec("SHOW idle_in_transaction_session_timeout")[0][0].as<std::string>() == "0");
+  }
+  SECTION("a negative bound is refused") {
+    auto options = bkr::test::pool_for(db.conninfo(), 1);
+    options.idle_in_transaction_timeout = -1ms;
+    CHECK_THROWS_AS(connection_pool(options), std::invalid_argument);
+  }
+  SECTION("a writing transaction left open (a stopped process) is ended after the bound") {
+    auto options = bkr::test::pool_for(db.conninfo(), 1);
+    options.idle_in_transaction_timeout = 300ms;
+    connection_pool pool(options);
+    std::optional<bkr::storage::unit_of_work> held(std::in_place, pool);
+    const auto xid = held->tx().exec("SELECT pg_current_xact_id()::text")[0][0].as<std::string>();
+    pqxx::connection admin(db.conninfo());
+    const auto watermark_passed = [&] {
+      pqxx::nontransaction a(admin);
+      return a.exec_params1("SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8", xid)[0].as<bool>();
+    };
+    CHECK_FALSE(watermark_passed());  // held back while it runs
+    CHECK(bkr::test::eventually(watermark_passed, 10s));
+    // The session that held it learns at its next statement; the pool hands out a working one after.
+    CHECK_THROWS_AS(bkr::storage::with_database_errors([&] { return held->tx().exec("SELECT 1"); }),
+                    database_unavailable);
+    held.reset();
+    auto lease = pool.acquire();
+    pqxx::nontransaction tx(lease.conn());
+    CHECK(tx.exec("SELECT 1")[0][0].as<int>() == 1);
+  }
 }

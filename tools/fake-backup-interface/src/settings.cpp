@@ -166,8 +166,9 @@ const std::vector<config::key>& config_keys() {
        .type = value_type::duration,
        .default_value = "5s",
        .help =
-           "how long a batch transaction or the partition-ownership session may stay silent before the "
-           "server ends it: a stopped or hung fake's partitions are free after it (a killed one's at once)",
+           "how long a transaction (a batch's or any other) or the partition-ownership session may stay "
+           "silent before the server ends it: a stopped or hung fake holds no queue back and its partitions "
+           "are free after it (a killed one's at once)",
        .min = 100,
        .max = hour_ms},
       {.name = "consumer.poll_max",

@@ -46,6 +46,10 @@ struct pool_options {
   std::string conninfo;  ///< libpq connection string or URI; never logged
   std::size_t size = 4;  ///< connections at most
   std::chrono::milliseconds acquire_timeout{5000};
+  /// Every session the pool opens has the server end a transaction left idle this long
+  /// (`idle_in_transaction_session_timeout`; 0: the server's setting). A stopped or hung process must not
+  /// keep a transaction open: one that wrote holds the message log's safe watermark back for every queue.
+  std::chrono::milliseconds idle_in_transaction_timeout{5000};
 };
 
 /// A pooled connection together with the names of the statements already prepared on it.
