@@ -38,11 +38,15 @@ struct http_reply {
   bool has_header(const std::string& lower_name) const { return headers.count(lower_name) != 0; }
 };
 
-/// connect() to 127.0.0.1:port; returns 0 or the errno of the failure.
-inline int try_connect(std::uint16_t port, int* out_fd = nullptr) {
+/// connect() to 127.0.0.1:port; returns 0 or the errno of the failure. A `receive_buffer` (bytes, 0: the
+/// system's) is set before connecting, so that the window is small from the first segment: shrinking it on
+/// a connected socket makes the kernel drop data already in flight, and the stream then stalls erratically.
+inline int try_connect(std::uint16_t port, int* out_fd = nullptr, int receive_buffer = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
     return errno;
+  if (receive_buffer > 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -64,8 +68,8 @@ inline int try_connect(std::uint16_t port, int* out_fd = nullptr) {
 /// A client connection to 127.0.0.1:port. Not thread-safe; closes on destruction.
 class raw_connection {
  public:
-  explicit raw_connection(std::uint16_t port) {
-    const int err = try_connect(port, &fd_);
+  explicit raw_connection(std::uint16_t port, int receive_buffer = 0) {
+    const int err = try_connect(port, &fd_, receive_buffer);
     if (err != 0)
       throw std::runtime_error("connect failed: " + std::to_string(err));
   }
