@@ -207,8 +207,8 @@ worker_runtime::worker_runtime(worker_settings settings, const config::values& v
   s.log.info("starting",
              {{"queue", s.settings.queue}, {"version", BKR_VERSION}, {"config", values.to_json(true)}});
 
-  s.pool = std::make_unique<storage::connection_pool>(
-      storage::pool_options{s.cfg.database_url, s.cfg.pool_size, s.cfg.acquire_timeout, s.cfg.lease});
+  s.pool = std::make_unique<storage::connection_pool>(storage::pool_options{
+      s.cfg.database_url, s.cfg.pool_size, s.cfg.acquire_timeout, s.cfg.lease, s.producer});
   if (s.cfg.migrate_on_start) {
     auto lease = s.pool->acquire();
     const storage::migration_set sets[] = {storage::storage_migrations(),

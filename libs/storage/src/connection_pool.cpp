@@ -89,11 +89,12 @@ std::unique_ptr<pooled_connection> connection_pool::open() const {
   auto slot = std::make_unique<pooled_connection>();
   try {
     slot->conn = std::make_unique<pqxx::connection>(options_.conninfo);
-    if (options_.idle_in_transaction_timeout.count() > 0) {
-      pqxx::nontransaction tx(*slot->conn);
+    pqxx::nontransaction tx(*slot->conn);
+    if (options_.idle_in_transaction_timeout.count() > 0)
       tx.exec_params("SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
                      std::to_string(options_.idle_in_transaction_timeout.count()));
-    }
+    if (!options_.application_name.empty())
+      tx.exec_params("SELECT set_config('application_name', $1, false)", options_.application_name);
   } catch (const pqxx::broken_connection& e) {
     // libpq's message names host and port, never the password.
     throw database_unavailable(std::string("cannot connect to the database: ") + e.what());

@@ -202,3 +202,14 @@ TEST_CASE("the server ends a transaction a pooled session leaves idle, so the lo
     CHECK(tx.exec("SELECT 1")[0][0].as<int>() == 1);
   }
 }
+
+TEST_CASE("pooled sessions carry the application name given") {
+  bkr::test::pg_test_database db;
+  auto options = bkr::test::pool_for(db.conninfo(), 1);
+  options.application_name = "bkr-pool-test";
+  connection_pool pool(options);
+  auto lease = pool.acquire();
+  pqxx::nontransaction tx(lease.conn());
+  CHECK(tx.exec("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0]
+            .as<std::string>() == "bkr-pool-test");
+}

@@ -192,8 +192,8 @@ void service::start() {
   s.started = true;
   const auto& cfg = s.cfg;
 
-  s.pool = std::make_unique<storage::connection_pool>(
-      storage::pool_options{cfg.database_url, cfg.pool_size, std::chrono::seconds{5}, cfg.lease});
+  s.pool = std::make_unique<storage::connection_pool>(storage::pool_options{
+      cfg.database_url, cfg.pool_size, std::chrono::seconds{5}, cfg.lease, std::string(service_name)});
 
   s.ops = std::make_unique<http::ops_listener>(
       http::ops_options{cfg.ops_bind, cfg.ops_port, std::string(service_name), BKR_VERSION}, s.registry,

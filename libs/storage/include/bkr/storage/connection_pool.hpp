@@ -50,6 +50,9 @@ struct pool_options {
   /// (`idle_in_transaction_session_timeout`; 0: the server's setting). A stopped or hung process must not
   /// keep a transaction open: one that wrote holds the message log's safe watermark back for every queue.
   std::chrono::milliseconds idle_in_transaction_timeout{5000};
+  /// The sessions' `application_name` (what `pg_stat_activity` shows), e.g. the executable's name; empty:
+  /// the connection string's (or none).
+  std::string application_name;
 };
 
 /// A pooled connection together with the names of the statements already prepared on it.
