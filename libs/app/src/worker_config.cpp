@@ -46,6 +46,7 @@ std::vector<config::key> worker_config_keys(const worker_settings& settings) {
        .help = "port of the ops listener (0: any)",
        .min = 0,
        .max = 65535},
+      config::instance_index_key(),
       {.name = "ops.stats_interval",
        .type = value_type::duration,
        .default_value = "5s",
@@ -152,7 +153,11 @@ result<worker_config> to_worker_config(const config::values& v) {
   c.acquire_timeout = v.get_duration("database.acquire_timeout");
   c.log_level = parse_log_level(v.get_string("log.level")).value_or(spdlog::level::info);
   c.ops_bind = v.get_string("ops.bind");
-  c.ops_port = static_cast<std::uint16_t>(v.get_int("ops.port"));
+  c.instance_index = static_cast<int>(v.get_int("instance.index"));
+  const auto ops_port = config::instance_port(v.get_int("ops.port"), c.instance_index, "ops.port");
+  if (!ops_port)
+    return ops_port.error();
+  c.ops_port = *ops_port;
   c.stats_interval = v.get_duration("ops.stats_interval");
   c.batch_size = static_cast<std::size_t>(v.get_int("consumer.batch_size"));
   c.lease = v.get_duration("consumer.lease");

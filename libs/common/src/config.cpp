@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -179,10 +180,37 @@ sources process_sources() {
       continue;
     s.environment.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
   }
+  if (const char* pm2_instance = std::getenv("NODE_APP_INSTANCE");
+      pm2_instance != nullptr && s.environment.count("BKR_INSTANCE_INDEX") == 0)
+    s.environment.emplace("BKR_INSTANCE_INDEX", pm2_instance);
   if (auto it = s.environment.find("BKR_CONFIG_FILE"); it != s.environment.end() && !it->second.empty()) {
     s.file_path = it->second;
   }
   return s;
+}
+
+key instance_index_key() {
+  return {.name = "instance.index",
+          .type = value_type::integer,
+          .default_value = "0",
+          .help =
+              "which instance of this executable this process is (0-based; pm2's NODE_APP_INSTANCE when "
+              "unset): the ops listener listens on ops.port + 100 x instance.index",
+          .min = 0,
+          .max = 1000};
+}
+
+result<std::uint16_t> instance_port(long long base, long long index, std::string_view port_key) {
+  if (base == 0)
+    return std::uint16_t{0};
+  const long long port = base + instance_port_stride * index;
+  if (port > 65535)
+    return bkr::error{make_error_code(errc::invalid_value),
+                      std::string(port_key) + " (" + env_name(port_key) + ") " + std::to_string(base) +
+                          " + " + std::to_string(instance_port_stride) +
+                          " x instance.index (BKR_INSTANCE_INDEX) " + std::to_string(index) +
+                          " is over 65535"};
+  return static_cast<std::uint16_t>(port);
 }
 
 result<values> load(std::span<const key> spec, const sources& src) {

@@ -206,6 +206,8 @@ void server::impl::start() {
   acceptor.open(endpoint.protocol(), ec);
   if (!ec)
     acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && opts.reuse_port)
+    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   if (!ec)
     acceptor.bind(endpoint, ec);
   if (!ec)

@@ -64,6 +64,7 @@ http::server_options api_options(const settings& s) {
   http::server_options o;
   o.address = s.http_bind;
   o.port = s.http_port;
+  o.reuse_port = s.http_reuse_port;
   o.threads = s.http_threads;
   o.body_limit = s.body_limit;
   o.max_connections = s.max_connections;

@@ -43,6 +43,13 @@ const std::vector<config::key>& config_keys() {
          .help = "API port (0: chosen by the system, logged at start)",
          .min = 0,
          .max = 65535},
+        {
+            .name = "http.reuse_port",
+            .type = value_type::boolean,
+            .default_value = "false",
+            .help = "let several instances listen on http.port at once (SO_REUSEPORT: the kernel spreads new "
+                    "connections over them); off, a second listener on the port fails to start",
+        },
         {.name = "http.threads",
          .type = value_type::integer,
          .default_value = "2",
@@ -95,6 +102,7 @@ const std::vector<config::key>& config_keys() {
          .help = "port of the ops listener (0: chosen by the system, logged at start)",
          .min = 0,
          .max = 65535},
+        config::instance_index_key(),
         {.name = "log.level",
          .default_value = "info",
          .help = "trace, debug, info, warn, error, critical or off",
@@ -141,7 +149,12 @@ result<settings> settings_from(const config::values& values) {
   s.group_commit.timeout = values.get_duration("group_commit.timeout");
   s.group_commit.writers = static_cast<std::size_t>(values.get_int("group_commit.writers"));
   s.ops_bind = values.get_string("ops.bind");
-  s.ops_port = static_cast<std::uint16_t>(values.get_int("ops.port"));
+  s.instance_index = static_cast<int>(values.get_int("instance.index"));
+  const auto ops_port = config::instance_port(values.get_int("ops.port"), s.instance_index, "ops.port");
+  if (!ops_port)
+    return ops_port.error();
+  s.ops_port = *ops_port;
+  s.http_reuse_port = values.get_bool("http.reuse_port");
   s.log_level = *parse_log_level(values.get_string("log.level"));  // one_of guarantees a known name
   s.drain_deadline = values.get_duration("drain.deadline");
   s.migrate_on_start = values.get_bool("migrate.on_start");

@@ -400,3 +400,41 @@ TEST_CASE("stop cancels requests still in flight at the drain deadline") {
   CHECK(busy.wait_closed(2s));
   CHECK(app.server->connection_count() == 0);
 }
+
+TEST_CASE("with reuse_port several servers share one port and each is given connections") {
+  const auto served = [](metrics::registry& r) {
+    return r.expose().find("bkr_http_requests_total{route=\"/hello\",method=\"GET\",status=\"200\"}") !=
+           std::string::npos;
+  };
+  metrics::registry first_registry;
+  metrics::registry second_registry;
+  const auto quiet = [] { return bkr::logger("http-test", spdlog::level::off); };
+  http::server first({.reuse_port = true}, test_routes(std::make_shared<gate>()), first_registry, quiet());
+  first.start();
+  const auto port = first.port();
+
+  // Without the option, a second listener on the port in use is refused with the port named.
+  {
+    metrics::registry r;
+    http::server plain({.port = port}, test_routes(std::make_shared<gate>()), r, quiet());
+    try {
+      plain.start();
+      FAIL("a second listener without reuse_port started");
+    } catch (const std::exception& e) {
+      CHECK(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(port)) !=
+            std::string::npos);
+    }
+  }
+
+  http::server second({.port = port, .reuse_port = true}, test_routes(std::make_shared<gate>()),
+                      second_registry, quiet());
+  second.start();
+  CHECK(second.port() == port);
+  // The kernel spreads new connections by their source port's hash: a few dozen reach both.
+  for (int i = 0; i < 200 && !(served(first_registry) && served(second_registry)); ++i)
+    CHECK(roundtrip(port, get_request("/hello", "Connection: close\r\n")).status == 200);
+  CHECK(served(first_registry));
+  CHECK(served(second_registry));
+  second.stop(1s);
+  first.stop(1s);
+}

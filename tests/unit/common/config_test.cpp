@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -170,4 +171,33 @@ TEST_CASE("asking for an undeclared key or the wrong type is a programming error
   REQUIRE(v.has_value());
   CHECK_THROWS_AS(v->get_int("nope"), std::logic_error);
   CHECK_THROWS_AS(v->get_int("log.level"), std::logic_error);
+}
+
+TEST_CASE("an instance's port is the base plus 100 per instance index, 0 stays any port") {
+  CHECK(cfg::instance_port(9082, 0, "ops.port").value() == 9082);
+  CHECK(cfg::instance_port(9082, 1, "ops.port").value() == 9182);
+  CHECK(cfg::instance_port(9082, 5, "ops.port").value() == 9582);
+  CHECK(cfg::instance_port(0, 3, "ops.port").value() == 0);
+  CHECK(cfg::instance_port(65435, 1, "ops.port").value() == 65535);
+  const auto over = cfg::instance_port(65436, 1, "ops.port");
+  REQUIRE_FALSE(over.has_value());
+  CHECK_THAT(over.error().message, Catch::Contains("ops.port (BKR_OPS_PORT)") &&
+                                       Catch::Contains("BKR_INSTANCE_INDEX") && Catch::Contains("65535"));
+}
+
+TEST_CASE("pm2's NODE_APP_INSTANCE stands for BKR_INSTANCE_INDEX unless that is set") {
+  const std::vector<cfg::key> keys{cfg::instance_index_key()};
+  ::unsetenv("BKR_INSTANCE_INDEX");
+  ::unsetenv("NODE_APP_INSTANCE");
+  CHECK(cfg::load(keys, cfg::process_sources()).value().get_int("instance.index") == 0);
+  ::setenv("NODE_APP_INSTANCE", "3", 1);
+  CHECK(cfg::load(keys, cfg::process_sources()).value().get_int("instance.index") == 3);
+  ::setenv("BKR_INSTANCE_INDEX", "1", 1);
+  CHECK(cfg::load(keys, cfg::process_sources()).value().get_int("instance.index") == 1);
+  ::setenv("BKR_INSTANCE_INDEX", "-1", 1);
+  const auto bad = cfg::load(keys, cfg::process_sources());
+  REQUIRE_FALSE(bad.has_value());
+  CHECK_THAT(bad.error().message, Catch::Contains("BKR_INSTANCE_INDEX"));
+  ::unsetenv("BKR_INSTANCE_INDEX");
+  ::unsetenv("NODE_APP_INSTANCE");
 }

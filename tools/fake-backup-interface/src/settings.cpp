@@ -156,6 +156,7 @@ const std::vector<config::key>& config_keys() {
        .help = "port of the ops listener (0: any)",
        .min = 0,
        .max = 65535},
+      config::instance_index_key(),
       {.name = "consumer.batch_size",
        .type = value_type::integer,
        .default_value = "64",
@@ -251,7 +252,10 @@ result<settings> settings_from(const config::values& v) {
   s.http_bind = v.get_string("http.bind");
   s.http_port = static_cast<std::uint16_t>(v.get_int("http.port"));
   s.ops_bind = v.get_string("ops.bind");
-  s.ops_port = static_cast<std::uint16_t>(v.get_int("ops.port"));
+  const auto ops_port = config::instance_port(v.get_int("ops.port"), v.get_int("instance.index"), "ops.port");
+  if (!ops_port)
+    return ops_port.error();
+  s.ops_port = *ops_port;
   s.batch_size = static_cast<std::size_t>(v.get_int("consumer.batch_size"));
   s.lease = v.get_duration("consumer.lease");
   s.poll_max = v.get_duration("consumer.poll_max");

@@ -54,6 +54,7 @@ const std::vector<config::key>& config_keys() {
        .help = "port of the ops listener (0: any)",
        .min = 0,
        .max = 65535},
+      config::instance_index_key(),
       {.name = "fake.jobs_file",
        .default_value = "",
        .help = "JSON file of jobs (an array, or {\"jobs\": [...]}); empty: the demo jobs of bkrctl seed-demo",
@@ -90,7 +91,10 @@ result<settings> settings_from(const config::values& v) {
   s.http_port = static_cast<std::uint16_t>(v.get_int("http.port"));
   s.http_threads = static_cast<std::size_t>(v.get_int("http.threads"));
   s.ops_bind = v.get_string("ops.bind");
-  s.ops_port = static_cast<std::uint16_t>(v.get_int("ops.port"));
+  const auto ops_port = config::instance_port(v.get_int("ops.port"), v.get_int("instance.index"), "ops.port");
+  if (!ops_port)
+    return ops_port.error();
+  s.ops_port = *ops_port;
   s.jobs_file = v.get_string("fake.jobs_file");
   s.faults.latency = v.get_duration("fake.latency");
   if (auto r = parse_ratio(v.get_string("fake.error_ratio")))

@@ -42,7 +42,8 @@ struct worker_config {
   std::chrono::milliseconds acquire_timeout{5000};
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string ops_bind = "127.0.0.1";
-  std::uint16_t ops_port = 0;
+  std::uint16_t ops_port = 0;  ///< ops.port + 100 x instance.index (0: any)
+  int instance_index = 0;      ///< instance.index
   std::size_t batch_size = 64;
   bool synchronous_commit = false;  ///< consumer.synchronous_commit
   std::chrono::milliseconds lease{5000};

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <span>
@@ -50,8 +51,21 @@ struct sources {
   std::optional<std::string> file_path;
 };
 
-/// The environment of this process (BKR_* variables) and `BKR_CONFIG_FILE` as the file path.
+/// The environment of this process (BKR_* variables) and `BKR_CONFIG_FILE` as the file path. pm2 numbers
+/// the instances of an app in `NODE_APP_INSTANCE`: it stands for `BKR_INSTANCE_INDEX` when that is unset.
 sources process_sources();
+
+/// `instance.index`: which of several instances of one executable this process is (0-based, default 0).
+/// What must differ between instances on one machine (the ops listener's port) is derived from it.
+key instance_index_key();
+
+/// Instances of one executable listen `instance_port_stride` ports apart, so that the default ports of the
+/// executables (9080..9086) stay clear of each other's instances.
+inline constexpr long long instance_port_stride = 100;
+
+/// The port of instance `index` for a configured `base` port: `base` + stride x `index`, or 0 (any free
+/// port) when `base` is 0. An error naming `port_key` when that is over 65535.
+result<std::uint16_t> instance_port(long long base, long long index, std::string_view port_key);
 
 /// The environment variable that sets `key_name`, e.g. `database.url` -> `BKR_DATABASE_URL`.
 std::string env_name(std::string_view key_name);

@@ -16,8 +16,11 @@
 namespace bkr::http {
 
 struct server_options {
-  std::string address = "127.0.0.1";    ///< address to bind; loopback unless told otherwise
-  std::uint16_t port = 0;               ///< 0: the OS chooses; read it back with port()
+  std::string address = "127.0.0.1";  ///< address to bind; loopback unless told otherwise
+  std::uint16_t port = 0;             ///< 0: the OS chooses; read it back with port()
+  /// SO_REUSEPORT: several processes listen on one port and the kernel spreads new connections over them
+  /// (instances of one service); off, binding a port in use fails.
+  bool reuse_port = false;
   std::size_t threads = 1;              ///< I/O threads running the io_context
   std::size_t header_limit = 8 * 1024;  ///< request line + headers; over it -> 431
   std::size_t body_limit = 16 * 1024;   ///< default per route; over it -> 413 (route_options may override)

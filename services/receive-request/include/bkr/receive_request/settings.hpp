@@ -36,6 +36,7 @@ struct settings {
 
   std::string http_bind = "127.0.0.1";
   std::uint16_t http_port = 8080;
+  bool http_reuse_port = false;  ///< http.reuse_port: SO_REUSEPORT, for several instances on one port
   std::size_t http_threads = 2;
   std::size_t body_limit = 16384;
   std::size_t max_connections = 10000;
@@ -43,7 +44,8 @@ struct settings {
   group_commit_options group_commit;
 
   std::string ops_bind = "127.0.0.1";
-  std::uint16_t ops_port = 9080;
+  std::uint16_t ops_port = 9080;  ///< ops.port + 100 x instance.index (0: any)
+  int instance_index = 0;         ///< instance.index
 
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::chrono::milliseconds drain_deadline{10000};
