@@ -655,4 +655,77 @@ void private_cluster::run(const std::string& cmd, std::vector<std::string> extra
   REQUIRE(r.exit_code == 0);
 }
 
+pm2_runner::pm2_runner(fs::path pm2, fs::path home) : pm2_(std::move(pm2)), home_(std::move(home)) {}
+
+pm2_runner::~pm2_runner() {
+  kill();
+}
+
+void pm2_runner::kill() {
+  if (!killed_) {
+    killed_ = true;
+    run({"kill"});
+  }
+}
+
+process_result pm2_runner::run(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{pm2_.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {{"PM2_HOME", home_.string()}}, 60s);
+}
+
+std::vector<pm2_process> pm2_runner::processes() const {
+  const auto r = run({"jlist"});
+  std::vector<pm2_process> out;
+  const auto start = r.out.find('[');
+  if (start == std::string::npos)
+    return out;
+  for (const auto& p : nlohmann::json::parse(r.out.substr(start))) {
+    const auto& env = p.at("pm2_env");
+    pm2_process proc;
+    proc.name = p.at("name").get<std::string>();
+    proc.pm_id = p.value("pm_id", -1);
+    proc.pid = static_cast<pid_t>(p.value("pid", 0));
+    proc.status = env.at("status").get<std::string>();
+    if (env.contains("exit_code") && env.at("exit_code").is_number())
+      proc.exit_code = env.at("exit_code").get<int>();
+    proc.restarts = env.value("restart_time", 0);
+    out.push_back(std::move(proc));
+  }
+  return out;
+}
+
+std::optional<fs::path> project_pm2() {
+  const fs::path source = std::getenv("BKR_SOURCE_DIR");
+  const auto pm2 = source / "node_modules/.bin/pm2";
+  if (fs::exists(pm2))
+    return pm2;
+  if (run_process({"sh", "-c", "command -v npm"}).exit_code != 0)
+    return std::nullopt;
+  const auto r =
+      run_process({"sh", "-c", "cd \"$0\" && npm ci --no-audit --no-fund", source.string()}, {}, 300s);
+  INFO(r.err);
+  REQUIRE(fs::exists(pm2));
+  return pm2;
+}
+
+nlohmann::json pm2_config(const std::vector<app>& apps, const fs::path& dir,
+                          const std::function<int(const app&)>& instances_of) {
+  nlohmann::json config{{"apps", nlohmann::json::array()}};
+  for (const auto& a : apps) {
+    config["apps"].push_back({{"name", a.name},
+                              {"script", built_executable(a.exe)},
+                              {"interpreter", "none"},
+                              {"exec_mode", "fork"},
+                              {"instances", instances_of ? instances_of(a) : 1},
+                              {"env", nlohmann::json(a.env)},
+                              {"kill_timeout", 15000},
+                              {"autorestart", true},
+                              {"restart_delay", 500},
+                              {"out_file", (dir / (a.name + ".out.log")).string()},
+                              {"error_file", (dir / (a.name + ".err.log")).string()}});
+  }
+  return config;
+}
+
 }  // namespace bkr::test

@@ -3,6 +3,9 @@
 #pragma once
 
 #include "http_call.hpp"
+#include "process.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <sys/types.h>
 
@@ -130,6 +133,45 @@ app fake_job_service_app(std::uint16_t http_port, const std::string& jobs_file =
 
 /// Gives `a` a new name and a fresh ops port (a second instance of the same executable).
 app another_instance(app a, std::string name);
+
+/// One process pm2 runs, from `pm2 jlist`.
+struct pm2_process {
+  std::string name;
+  int pm_id = -1;
+  pid_t pid = 0;  ///< 0 while not running
+  std::string status;
+  int exit_code = -999;  ///< -999 when pm2 reports none
+  int restarts = 0;
+};
+
+/// pm2 with its state in a private PM2_HOME; kills its daemon when done.
+class pm2_runner {
+ public:
+  pm2_runner(std::filesystem::path pm2, std::filesystem::path home);
+  ~pm2_runner();
+  pm2_runner(const pm2_runner&) = delete;
+  pm2_runner& operator=(const pm2_runner&) = delete;
+
+  /// Stops the daemon once; a later pm2 call would start a new one.
+  void kill();
+  process_result run(const std::vector<std::string>& args) const;
+  /// Every process pm2 runs (one per instance).
+  std::vector<pm2_process> processes() const;
+
+ private:
+  std::filesystem::path pm2_;
+  std::filesystem::path home_;
+  bool killed_ = false;
+};
+
+/// The project's pm2 (node_modules/.bin/pm2), installed with `npm ci` when missing; nullopt when neither it
+/// nor npm is there (the caller skips).
+std::optional<std::filesystem::path> project_pm2();
+
+/// A pm2 configuration for `apps` (fork mode, restarted 500 ms after an exit, logs in `dir`), each app with
+/// `instances_of(app)` instances.
+nlohmann::json pm2_config(const std::vector<app>& apps, const std::filesystem::path& dir,
+                          const std::function<int(const app&)>& instances_of = {});
 
 /// Writes the jobs of seed() as a jobs file for bkr-fake-backup-job-service.
 void write_jobs_file(const std::filesystem::path& path);

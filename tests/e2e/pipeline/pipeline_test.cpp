@@ -81,67 +81,12 @@ TEST_CASE("1,000 requests through the real executables reach their final status,
   fs::remove_all(dir);
 }
 
-namespace {
-
-/// pm2 with its state in a temporary PM2_HOME; kills its daemon when done.
-class pm2_runner {
- public:
-  pm2_runner(fs::path pm2, fs::path home) : pm2_(std::move(pm2)), home_(std::move(home)) {}
-  ~pm2_runner() { kill(); }
-  pm2_runner(const pm2_runner&) = delete;
-  pm2_runner& operator=(const pm2_runner&) = delete;
-
-  /// Stops the daemon once; a later pm2 call would start a new one.
-  void kill() {
-    if (!killed_) {
-      killed_ = true;
-      run({"kill"});
-    }
-  }
-  bkr::test::process_result run(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{pm2_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return bkr::test::run_process(argv, {{"PM2_HOME", home_.string()}}, 60s);
-  }
-  /// name -> (status, exit code) from `pm2 jlist`.
-  std::map<std::string, std::pair<std::string, int>> states() const {
-    const auto r = run({"jlist"});
-    std::map<std::string, std::pair<std::string, int>> out;
-    const auto start = r.out.find('[');
-    if (start == std::string::npos) {
-      return out;
-    }
-    for (const auto& p : nlohmann::json::parse(r.out.substr(start))) {
-      const auto& env = p.at("pm2_env");
-      out[p.at("name")] = {env.at("status").get<std::string>(),
-                           env.contains("exit_code") && env.at("exit_code").is_number()
-                               ? env.at("exit_code").get<int>()
-                               : -999};
-    }
-    return out;
-  }
-
- private:
-  fs::path pm2_;
-  fs::path home_;
-  bool killed_ = false;
-};
-
-}  // namespace
-
 TEST_CASE("under pm2 a graceful stop loses no accepted request and every process exits 0",
           "[pipeline][e2e]") {
-  const fs::path source = std::getenv("BKR_SOURCE_DIR");
-  const auto pm2 = source / "node_modules/.bin/pm2";
-  if (!fs::exists(pm2)) {
-    if (bkr::test::run_process({"sh", "-c", "command -v npm"}).exit_code != 0) {
-      SUCCEED("pm2 is not installed (node_modules/.bin/pm2) and npm is unavailable: skipped");
-      return;
-    }
-    const auto r = bkr::test::run_process(
-        {"sh", "-c", "cd \"$0\" && npm ci --no-audit --no-fund", source.string()}, {}, 300s);
-    INFO(r.err);
-    REQUIRE(fs::exists(pm2));
+  const auto pm2 = project_pm2();
+  if (!pm2) {
+    SUCCEED("pm2 is not installed (node_modules/.bin/pm2) and npm is unavailable: skipped");
+    return;
   }
   bkr::test::pg_test_database db;
   seed(db.conninfo());
@@ -152,25 +97,11 @@ TEST_CASE("under pm2 a graceful stop loses no accepted request and every process
   apps.back().env["BKR_FAKE_REPLY_DELAY"] = "2s";
 
   // The generated pm2 configuration: the built executables, this test's database and ports.
-  nlohmann::json config{{"apps", nlohmann::json::array()}};
-  for (const auto& a : apps) {
-    auto env = nlohmann::json(a.env);
-    config["apps"].push_back({{"name", a.name},
-                              {"script", bkr::test::built_executable(a.exe)},
-                              {"interpreter", "none"},
-                              {"exec_mode", "fork"},
-                              {"instances", 1},
-                              {"env", env},
-                              {"kill_timeout", 15000},
-                              {"autorestart", true},
-                              {"restart_delay", 1000},
-                              {"out_file", (dir / (a.name + ".out.log")).string()},
-                              {"error_file", (dir / (a.name + ".err.log")).string()}});
-  }
+  const auto config = pm2_config(apps, dir);
   const auto config_path = dir / "pm2.config.json";
   std::ofstream(config_path) << config.dump(2);
 
-  pm2_runner runner(pm2, dir / "home");
+  pm2_runner runner(*pm2, dir / "home");
   const auto started = runner.run({"start", config_path.string()});
   INFO(started.out << started.err);
   REQUIRE(started.exit_code == 0);
@@ -186,10 +117,10 @@ TEST_CASE("under pm2 a graceful stop loses no accepted request and every process
   const auto stopped = runner.run({"stop", config_path.string()});
   INFO(stopped.out << stopped.err);
   REQUIRE(stopped.exit_code == 0);
-  for (const auto& [name, state] : runner.states()) {
-    INFO(name);
-    CHECK(state.first == "stopped");
-    CHECK(state.second == 0);
+  for (const auto& p : runner.processes()) {
+    INFO(p.name);
+    CHECK(p.status == "stopped");
+    CHECK(p.exit_code == 0);
   }
   for (const auto& a : apps) {
     CHECK_FALSE(ready(a.ops_port));
@@ -201,9 +132,9 @@ TEST_CASE("under pm2 a graceful stop loses no accepted request and every process
   REQUIRE(eventually([&] { return finished(db.conninfo()) == 300; }, 60s));
   CHECK(final_counts(db.conninfo()).at("Succeeded") == 300);
   check_journeys(db.conninfo(), ids);
-  for (const auto& [name, state] : runner.states()) {
-    INFO(name);
-    CHECK(state.first == "online");
+  for (const auto& p : runner.processes()) {
+    INFO(p.name);
+    CHECK(p.status == "online");
   }
   runner.run({"delete", config_path.string()});
   runner.kill();
