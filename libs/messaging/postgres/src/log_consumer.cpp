@@ -119,7 +119,10 @@ l AS (SELECT d.id FROM mq.delayed d WHERE d.id = ANY($7::bigint[]) FOR UPDATE OF
 SELECT 'c', part::bigint FROM c UNION ALL SELECT 'l', id FROM l UNION ALL SELECT 'x', 0 FROM cfg
 )sql";
 
-const std::string read_name = "bkr_log_read", idle_name = "bkr_log_idle", lock_name = "bkr_log_lock";
+// Prepared: a partition stays careful until a head is below the watermark to charge, so a partition that only
+// ever receives delay-lane rows runs both charges at every read (planned anew each time, unprepared).
+const std::string read_name = "bkr_log_read", idle_name = "bkr_log_idle", lock_name = "bkr_log_lock",
+                  charge_heads_name = "bkr_log_charge_heads", charge_lane_name = "bkr_log_charge_lane";
 
 /// Statement names must outlive their use (the pool keeps references); one per settlement shape.
 const std::string& settle_name(const std::string& shape) {
@@ -364,7 +367,8 @@ consumer_loop::batch_report log_consumer::run_batch() {
       pqxx::nontransaction tx(lease.conn());
       if (!fresh.empty()) {
         std::vector<long long> f(fresh.begin(), fresh.end());
-        for (const auto& row : tx.exec_params(charge_heads_sql, options_.queue, log_sql::int_array(f))) {
+        for (const auto& row : tx.exec_prepared(lease.prepare(charge_heads_name, charge_heads_sql),
+                                                options_.queue, log_sql::int_array(f))) {
           int part = row[0].as<int>(), n = row[1].as<int>();
           tries[part] = n;
           owner_->charged(part);  // from now on its batches run as usual
@@ -440,7 +444,8 @@ consumer_loop::batch_report log_consumer::run_batch() {
       // Careful mode for delay-lane rows of freshly taken partitions: charge the attempt before running.
       if (!lane_charge.empty()) {
         std::map<long long, int> charged;
-        for (const auto& row : tx.exec_params(charge_lane_sql, log_sql::plain_array(lane_charge)))
+        for (const auto& row : tx.exec_prepared(lease.prepare(charge_lane_name, charge_lane_sql),
+                                                log_sql::plain_array(lane_charge)))
           charged[row[0].as<long long>()] = row[1].as<int>();
         for (auto& it : batch)
           if (auto c = charged.find(it.lane_id); it.from_lane() && c != charged.end())
