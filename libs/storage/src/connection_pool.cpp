@@ -95,8 +95,6 @@ std::unique_ptr<pooled_connection> connection_pool::open() const {
                      std::to_string(options_.idle_in_transaction_timeout.count()));
     if (!options_.application_name.empty())
       tx.exec_params("SELECT set_config('application_name', $1, false)", options_.application_name);
-    if (options_.generic_plans)
-      tx.exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false)");
   } catch (const pqxx::broken_connection& e) {
     // libpq's message names host and port, never the password.
     throw database_unavailable(std::string("cannot connect to the database: ") + e.what());

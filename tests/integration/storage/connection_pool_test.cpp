@@ -213,17 +213,3 @@ TEST_CASE("pooled sessions carry the application name given") {
   CHECK(tx.exec("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0]
             .as<std::string>() == "bkr-pool-test");
 }
-
-TEST_CASE("pooled sessions use generic plans unless told otherwise") {
-  bkr::test::pg_test_database db;
-  const auto mode = [&](bool generic) {
-    auto options = bkr::test::pool_for(db.conninfo(), 1);
-    options.generic_plans = generic;
-    connection_pool pool(options);
-    auto lease = pool.acquire();
-    pqxx::nontransaction tx(lease.conn());
-    return tx.exec("SHOW plan_cache_mode")[0][0].as<std::string>();
-  };
-  CHECK(mode(true) == "force_generic_plan");
-  CHECK(mode(false) == "auto");
-}

@@ -53,11 +53,6 @@ struct pool_options {
   /// The sessions' `application_name` (what `pg_stat_activity` shows), e.g. the executable's name; empty:
   /// the connection string's (or none).
   std::string application_name;
-  /// Prepared statements run with their generic plan from the first execution (`plan_cache_mode =
-  /// force_generic_plan`) instead of being planned again for their parameters up to five times and then
-  /// whenever the custom plan looks cheaper: the pool's statements are few, fixed and index-driven, and
-  /// their custom planning was a sixth of the Postgres CPU per request at light load.
-  bool generic_plans = true;
 };
 
 /// A pooled connection together with the names of the statements already prepared on it.
