@@ -65,6 +65,15 @@ std::optional<std::string_view> repeated_singleton(const bhttp::request_header<>
   return std::nullopt;
 }
 
+/// The value of a field that identifies the request, or none when it came more than once: two
+/// `X-Request-Id`s name no one request, and two `traceparent`s combine (RFC 9110 5.3) into a list that is no
+/// valid traceparent (W3C Trace Context 3.2), so the request gets its own id and a new trace.
+std::optional<std::string_view> single_header(const bhttp::request_header<>& h, std::string_view name) {
+  if (h.count(beast::string_view(name.data(), name.size())) > 1)
+    return std::nullopt;
+  return header(h, name);
+}
+
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto address = ep.address();
   return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
@@ -434,7 +443,8 @@ asio::awaitable<next_step> server::impl::serve_one(std::shared_ptr<connection> c
   }
 
   const auto& head = parser.get();
-  const auto ident = identify_request(header(head, "X-Request-Id"), header(head, "traceparent"));
+  const auto ident =
+      identify_request(single_header(head, "X-Request-Id"), single_header(head, "traceparent"));
   const auto m = parse_method(sv(head.method_string()));
   const unsigned version = head.version();
   const bool client_keep_alive = head.keep_alive();

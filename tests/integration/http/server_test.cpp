@@ -68,6 +68,17 @@ TEST_CASE("X-Request-Id and traceparent are accepted and echoed") {
                                                                    "\r\ntraceparent: 00-zz\r\n"));
   CHECK(bkr::uuid_v7_time(bad.header("x-request-id")).has_value());
   CHECK_FALSE(bad.has_header("traceparent"));
+
+  // Sent twice, neither names the request: it gets an id of its own and a new trace.
+  const std::string tp2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const auto twice = roundtrip(app.port(), get_request("/hello",
+                                                       "X-Request-Id: first\r\nX-Request-Id: second\r\n"
+                                                       "traceparent: " +
+                                                           tp + "\r\ntraceparent: " + tp2 + "\r\n"));
+  CHECK(twice.status == 200);
+  CHECK(bkr::uuid_v7_time(twice.header("x-request-id")).has_value());
+  CHECK_FALSE(twice.has_header("traceparent"));
+  CHECK(twice.json()["traceId"] == twice.header("x-request-id"));  // not one of the traceparents
 }
 
 TEST_CASE("path parameters reach the handler") {
