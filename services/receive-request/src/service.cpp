@@ -112,8 +112,9 @@ void service::register_health() {
   ops_.add_readiness_check("postgres", [this] { return health_.reachable(); });
   ops_.add_health_provider("database", [this] { return health_.to_json(); });
   ops_.add_health_provider("breakers", [this] {
-    // Requests fail fast (503) while Postgres is down: the accept path's circuit.
-    return nlohmann::json{{"postgres", health_.reachable() ? "closed" : "open"}};
+    // Requests fail fast (503) while Postgres is down: the accept path's circuit. Each breaker is an object
+    // with its `state`, as in every worker's /healthz.
+    return nlohmann::json{{"postgres", {{"state", health_.reachable() ? "closed" : "open"}}}};
   });
   ops_.add_health_provider("groupCommit", [this] {
     const auto& o = committer_.options();
