@@ -108,16 +108,18 @@ result<reply_outcome> apply_store_status_reply(const backup_request& request, co
   }
 
   if (reply.result_type_code == store_result::succeeded) {
-    if (!job) {
-      return bad("backup job " + request.backup_job_id +
-                 " not found; daysToKeep and holdFlag of the Backup cannot be set");
-    }
-    auto created = make_backup(request, reply, *job, std::move(new_backup_id));
+    // The job deleted since the request was allowed: the data is stored all the same, so the Backup is
+    // recorded and kept on hold (no retention to apply it by: daysToKeepCount 0, never due while on hold)
+    // until someone decides, and the request ends Succeeded with the reason in its history.
+    const backup_job on_hold{.backup_job_id = request.backup_job_id, .days_to_keep = 0, .hold_flag = true};
+    auto created = make_backup(request, reply, job ? *job : on_hold, std::move(new_backup_id));
     if (!created)
       return created.error();
     outcome.new_backup = std::move(*created);
     if (status != request_status::succeeded) {
-      outcome.request = reply_transition(request, reply, request_status::succeeded, context, std::nullopt);
+      outcome.request =
+          reply_transition(request, reply, request_status::succeeded, context,
+                           job ? std::nullopt : std::optional<std::string>(reason_job_gone_backup_on_hold));
     }
     return outcome;
   }

@@ -71,6 +71,28 @@ TEST_CASE("a success reply creates exactly one Backup and ends the request Succe
   CHECK(b->due_to_delete_date == year_month_day{sys_days{year{2026} / November / day{21}} + days{10}});
 }
 
+TEST_CASE(
+    "a success for a request whose job was deleted meanwhile keeps the Backup on hold and ends Succeeded",
+    "[app][receive_status]") {
+  app_fixture f;
+  status_stage s{f};
+  // The job was there when the request was allowed and sent, and is gone when the reply comes.
+  const auto job = sample_job("job-gone", domain::provider::cloud_a);
+  const auto id = new_uuid_v7();
+  f.store_request(sample_request(id, request_status::sent, job));
+  s.deliver_in_order({success_reply(id)});
+
+  CHECK(f.dead_letters(status_queue).empty());
+  CHECK(f.request(id)->status_type_code == request_status::succeeded);
+  CHECK(f.history(id).back().reason == std::optional<std::string>("JobNotFoundBackupOnHold"));
+  CHECK(f.backup_count(id) == 1);
+  const auto b = f.backup_of(id);
+  REQUIRE(b);
+  CHECK(b->backup_job_id == "job-gone");
+  CHECK(b->hold_flag);
+  CHECK(b->days_to_keep_count == 0);
+}
+
 TEST_CASE("failure then success ends Succeeded and success then failure stays Succeeded",
           "[app][receive_status]") {
   app_fixture f;

@@ -413,19 +413,32 @@ TEST_CASE("the reply text belongs to the reply that made the last change", "[dom
   CHECK(a.request.reply_timestamp == context_for(pipeline_stage::receive_status).now);
 }
 
-TEST_CASE("a reply for another request, or a success without its job, is BadData",
-          "[domain][reply][decision]") {
+TEST_CASE("a reply for another request is BadData", "[domain][reply][decision]") {
   auto other = success_reply();
   other.backup_request_id = "someone-else";
   const auto ctx = context_for(pipeline_stage::receive_status);
   CHECK(apply_store_status_reply(request_at(sent), other, false, active_job(), ctx, "b").error().code ==
         make_error_code(errc::bad_data));
+}
 
-  const auto no_job =
-      apply_store_status_reply(request_at(sent), success_reply(), false, std::nullopt, ctx, "b");
-  REQUIRE_FALSE(no_job.has_value());
-  CHECK(no_job.error().code == make_error_code(errc::bad_data));
-  CHECK(no_job.error().message.find("job-nightly-42") != std::string::npos);
+TEST_CASE("a success whose job was deleted meanwhile records the Backup on hold and ends Succeeded",
+          "[domain][reply][decision]") {
+  const auto ctx = context_for(pipeline_stage::receive_status);
+  for (const auto from : {sent, failed}) {
+    INFO(to_string(from));
+    const auto no_job =
+        apply_store_status_reply(request_at(from), success_reply(), false, std::nullopt, ctx, "b");
+    REQUIRE(no_job.has_value());
+    REQUIRE(no_job->new_backup.has_value());
+    CHECK(no_job->new_backup->hold_flag);
+    CHECK(no_job->new_backup->days_to_keep_count == 0);
+    CHECK(no_job->new_backup->backup_job_id == "job-nightly-42");
+    CHECK(no_job->new_backup->due_to_delete_date == request_at(from).data_date);
+    const auto* move = std::get_if<applied>(&no_job->request);
+    REQUIRE(move != nullptr);
+    CHECK(move->request.status_type_code == succeeded);
+    CHECK(move->history.reason == std::optional<std::string>(reason_job_gone_backup_on_hold));
+  }
 
   // A failure needs no job, nor does a success once the Backup exists.
   CHECK(

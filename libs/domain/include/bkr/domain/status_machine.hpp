@@ -80,6 +80,8 @@ using transition = std::variant<applied, already_done>;
 /// History `reason` values for NotAllowed.
 inline constexpr std::string_view reason_job_not_found = "JobNotFound";
 inline constexpr std::string_view reason_job_inactive = "JobInactive";
+/// Succeeded although the job was deleted after the request was allowed: the Backup is kept on hold.
+inline constexpr std::string_view reason_job_gone_backup_on_hold = "JobNotFoundBackupOnHold";
 
 /// CreateRequest: Accepted -> Received, receivedTimestamp = now (acceptedTimestamp kept). Any other status
 /// is at or beyond Received: already_done. Never fails.

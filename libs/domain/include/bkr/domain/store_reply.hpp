@@ -56,7 +56,8 @@ struct reply_outcome {
 ///   no            | Failed    | Succeeded  | none             | already_done (no Succeeded -> Failed)
 /// Every applied change sets replyTimestamp = now and replyMessageText = this reply's messageText (absent
 /// when the reply has none: the text always belongs to the reply that made the last change).
-/// A Backup to create with `job` empty: bad_data (daysToKeep and holdFlag cannot be known).
+/// A Backup to create with `job` empty (deleted since the request was allowed): created on hold (holdFlag
+/// true, daysToKeepCount 0), the move to Succeeded carries reason JobNotFoundBackupOnHold.
 result<reply_outcome> apply_store_status_reply(const backup_request& request, const store_status_reply& reply,
                                                bool backup_exists, const std::optional<backup_job>& job,
                                                const transition_context& context, std::string new_backup_id);
