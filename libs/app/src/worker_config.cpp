@@ -153,8 +153,7 @@ result<worker_config> to_worker_config(const config::values& v) {
   c.acquire_timeout = v.get_duration("database.acquire_timeout");
   c.log_level = parse_log_level(v.get_string("log.level")).value_or(spdlog::level::info);
   c.ops_bind = v.get_string("ops.bind");
-  c.instance_index = static_cast<int>(v.get_int("instance.index"));
-  const auto ops_port = config::instance_port(v.get_int("ops.port"), c.instance_index, "ops.port");
+  const auto ops_port = config::instance_ops_port(v);
   if (!ops_port)
     return ops_port.error();
   c.ops_port = *ops_port;

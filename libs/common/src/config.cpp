@@ -213,6 +213,10 @@ result<std::uint16_t> instance_port(long long base, long long index, std::string
   return static_cast<std::uint16_t>(port);
 }
 
+result<std::uint16_t> instance_ops_port(const values& v) {
+  return instance_port(v.get_int("ops.port"), v.get_int("instance.index"), "ops.port");
+}
+
 result<values> load(std::span<const key> spec, const sources& src) {
   std::vector<std::string> problems;
   errc first = errc::invalid_value;

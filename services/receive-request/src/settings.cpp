@@ -149,8 +149,7 @@ result<settings> settings_from(const config::values& values) {
   s.group_commit.timeout = values.get_duration("group_commit.timeout");
   s.group_commit.writers = static_cast<std::size_t>(values.get_int("group_commit.writers"));
   s.ops_bind = values.get_string("ops.bind");
-  s.instance_index = static_cast<int>(values.get_int("instance.index"));
-  const auto ops_port = config::instance_port(values.get_int("ops.port"), s.instance_index, "ops.port");
+  const auto ops_port = config::instance_ops_port(values);
   if (!ops_port)
     return ops_port.error();
   s.ops_port = *ops_port;

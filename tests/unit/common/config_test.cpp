@@ -185,6 +185,17 @@ TEST_CASE("an instance's port is the base plus 100 per instance index, 0 stays a
                                        Catch::Contains("BKR_INSTANCE_INDEX") && Catch::Contains("65535"));
 }
 
+TEST_CASE("instance_ops_port reads ops.port and instance.index from the loaded values") {
+  const std::vector<cfg::key> keys{
+      {.name = "ops.port", .type = cfg::value_type::integer, .default_value = "9082"},
+      cfg::instance_index_key()};
+  const auto at = [&](const char* index) {
+    return cfg::instance_ops_port(cfg::load(keys, {.environment = {{"BKR_INSTANCE_INDEX", index}}}).value());
+  };
+  CHECK(at("0").value() == 9082);
+  CHECK(at("2").value() == 9282);
+}
+
 TEST_CASE("pm2's NODE_APP_INSTANCE stands for BKR_INSTANCE_INDEX unless that is set") {
   const std::vector<cfg::key> keys{cfg::instance_index_key()};
   ::unsetenv("BKR_INSTANCE_INDEX");

@@ -252,7 +252,7 @@ result<settings> settings_from(const config::values& v) {
   s.http_bind = v.get_string("http.bind");
   s.http_port = static_cast<std::uint16_t>(v.get_int("http.port"));
   s.ops_bind = v.get_string("ops.bind");
-  const auto ops_port = config::instance_port(v.get_int("ops.port"), v.get_int("instance.index"), "ops.port");
+  const auto ops_port = config::instance_ops_port(v);
   if (!ops_port)
     return ops_port.error();
   s.ops_port = *ops_port;

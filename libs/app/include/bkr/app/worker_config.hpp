@@ -43,7 +43,6 @@ struct worker_config {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string ops_bind = "127.0.0.1";
   std::uint16_t ops_port = 0;  ///< ops.port + 100 x instance.index (0: any)
-  int instance_index = 0;      ///< instance.index
   std::size_t batch_size = 64;
   bool synchronous_commit = false;  ///< consumer.synchronous_commit
   std::chrono::milliseconds lease{5000};

@@ -95,6 +95,10 @@ class values {
 /// Durations accept `250ms`, `5s`, `2m`, `1h` or a bare number of milliseconds; booleans `true/false/1/0`.
 result<values> load(std::span<const key> spec, const sources& src);
 
+/// This instance's ops listener port, `instance_port` of the loaded `ops.port` and `instance.index` (both
+/// keys must be in the spec `v` was loaded with).
+result<std::uint16_t> instance_ops_port(const values& v);
+
 /// Arguments every executable accepts: `--config FILE`, `--print-config`, `--help`.
 struct service_args {
   std::optional<std::string> config_file;

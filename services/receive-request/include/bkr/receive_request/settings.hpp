@@ -45,7 +45,6 @@ struct settings {
 
   std::string ops_bind = "127.0.0.1";
   std::uint16_t ops_port = 9080;  ///< ops.port + 100 x instance.index (0: any)
-  int instance_index = 0;         ///< instance.index
 
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::chrono::milliseconds drain_deadline{10000};
