@@ -76,7 +76,7 @@ TEST_CASE(
     "[app][receive_status]") {
   app_fixture f;
   status_stage s{f};
-  // The job was there when the request was allowed and sent, and is gone when the reply comes.
+  // The request is Sent for a job that no longer exists (deleted after it was allowed): none is stored.
   const auto job = sample_job("job-gone", domain::provider::cloud_a);
   const auto id = new_uuid_v7();
   f.store_request(sample_request(id, request_status::sent, job));
